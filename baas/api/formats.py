@@ -1,0 +1,12 @@
+"""Wire formats shared by every endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """UTC with a 'Z' and microseconds, so strings sort like the instants they name."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,87 @@
+"""Base views: thin edges that parse, authenticate once, and call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from baas.api.authentication import authenticate_project_request, client_ip
+from baas.api.context import RequestContext
+from baas.api.errors import PermissionDenied, ResourceExhausted
+from baas.api.ratelimit import rate_limit_hit
+from baas.metrics import rate_limited
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def limit_ip(ip: str) -> None:
+    """Counted before authentication, so guessing keys is limited too."""
+    try:
+        rate_limit_hit(
+            bucket=f"ip:{ip}",
+            limit=settings.BAAS_RATE_LIMIT_PER_IP,
+            window_seconds=settings.BAAS_RATE_LIMIT_WINDOW,
+        )
+    except ResourceExhausted:
+        rate_limited.labels("ip").inc()
+        raise
+
+
+def limit_caller(bucket: str) -> None:
+    try:
+        rate_limit_hit(
+            bucket=bucket,
+            limit=settings.BAAS_RATE_LIMIT_PER_KEY,
+            window_seconds=settings.BAAS_RATE_LIMIT_WINDOW,
+        )
+    except ResourceExhausted:
+        rate_limited.labels("key").inc()
+        raise
+
+
+class ApiView(APIView):
+    """Every API view: rate limited per IP; no session auth, no CSRF (keys are not cookies)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.authenticate_and_limit(request, **kwargs)
+
+    def authenticate_and_limit(self, request: Request, **kwargs: Any) -> None:
+        limit_ip(client_ip(request.META))
+
+
+class ProjectApiView(ApiView):
+    """A call on ``/v1/projects/{project_id}/…``; sets ``request.ctx``.
+
+    ``secret_only`` views refuse publishable keys with 403 (the key is valid, the power
+    is missing).
+    """
+
+    secret_only = False
+
+    def authenticate_and_limit(self, request: Request, **kwargs: Any) -> None:
+        limit_ip(client_ip(request.META))
+        ctx = authenticate_project_request(
+            project_id=kwargs["project_id"],
+            api_key=request.headers.get("X-Api-Key"),
+            authorization=request.headers.get("Authorization"),
+            safe_method=request.method in SAFE_METHODS,
+        )
+        if ctx.key_id is not None:
+            key_bucket = f"key:{ctx.key_id}"
+        else:
+            key_bucket = f"user:{ctx.console_user_id}"
+        limit_caller(key_bucket)
+        if self.secret_only and not ctx.is_privileged:
+            raise PermissionDenied("This call needs a secret key.")
+        request.ctx = ctx
+
+    @staticmethod
+    def ctx_of(request: Request) -> RequestContext:
+        return request.ctx  # type: ignore[no-any-return]

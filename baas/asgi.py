@@ -1,0 +1,80 @@
+"""ASGI entry point: HTTP through Django, WebSocket through Channels.
+
+``BodyLimitGuard`` answers 413 from the Content-Length header before a byte of an
+oversized body is read; Django's ASGI handler would otherwise spool it all first.
+Storage uploads have their own, larger limits and are passed through.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Awaitable, Callable
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+django.setup()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+from baas.api.errors import PayloadTooLarge  # noqa: E402
+from baas.api.renderers import json_dumps  # noqa: E402
+from baas.jobs import embedded_worker_start  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_UNLIMITED_PATHS = re.compile(r"^/v1/projects/[^/]+/buckets/[^/]+/objects(/|$)")
+
+
+class BodyLimitGuard:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _UNLIMITED_PATHS.match(scope.get("path", "")):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        too_large = int(value) > limit
+                    except ValueError:
+                        too_large = False
+                    if too_large:
+                        await self._reject(send, limit)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _reject(send: Send, limit: int) -> None:
+        error = PayloadTooLarge(f"Request body exceeds {limit} bytes.", details={"limitBytes": limit})
+        body = json_dumps(error.as_dict())
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+embedded_worker_start()
+
+application = ProtocolTypeRouter(
+    {
+        "http": BodyLimitGuard(get_asgi_application()),
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+    }
+)

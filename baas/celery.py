@@ -1,0 +1,27 @@
+"""The Celery app. Services mode: Redis broker, ``celery -A baas worker`` processes.
+Embedded mode: the in-memory broker and a worker thread inside the server (baas/jobs.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+
+app = Celery("baas")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    # At least once: a task is acknowledged after it ran, and requeued if its worker dies.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    task_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    worker_hijack_root_logger=False,
+    broker_transport_options={"polling_interval": 0.05},
+)
+app.autodiscover_tasks()

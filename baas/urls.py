@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from baas import ops
+from projects import views as project_views
+
+api_v1 = [
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("projects", project_views.ProjectsView.as_view(), name="projects"),
+    path("projects/<str:project_id>", project_views.ProjectView.as_view(), name="project"),
+    path("projects/<str:project_id>/keys", project_views.ApiKeysView.as_view(), name="api-keys"),
+    path("projects/<str:project_id>/keys/<int:key_id>", project_views.ApiKeyView.as_view(), name="api-key"),
+    path(
+        "projects/<str:project_id>/keys/<int:key_id>:rotate",
+        project_views.ApiKeyRotateView.as_view(),
+        name="api-key-rotate",
+    ),
+    path("projects/<str:project_id>/members", project_views.MembersView.as_view(), name="members"),
+]
+
+urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
+    path("v1/", include(api_v1)),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "baas.error_views.bad_request"
+handler403 = "baas.error_views.permission_denied"
+handler404 = "baas.error_views.page_not_found"
+handler500 = "baas.error_views.server_error"
