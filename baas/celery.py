@@ -24,4 +24,6 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_transport_options={"polling_interval": 0.05},
 )
+# One queue name per deployment prefix, so test runs sharing a Redis never take each other's jobs.
+app.conf.task_default_queue = f"{os.environ.get('BAAS_KEY_PREFIX', 'baas')}.jobs"
 app.autodiscover_tasks()

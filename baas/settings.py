@@ -70,7 +70,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
-SERVICES_MODE = bool(DATABASE_URL or REDIS_URL)
+SERVICES_MODE = bool(REDIS_URL) or DATABASE_URL.startswith(("postgres", "postgresql"))
 
 INSTALLED_APPS = [
     "daphne",
@@ -123,7 +123,25 @@ TEMPLATES = [
 ]
 
 # --- database ---------------------------------------------------------------------------
-if DATABASE_URL:
+def _sqlite_database(path: str) -> dict[str, object]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at
+            # BEGIN so two writers queue instead of failing on lock upgrade.
+            "init_command": (
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
+                "PRAGMA busy_timeout=20000;PRAGMA foreign_keys=ON;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+        "TEST": {"NAME": str(Path(path).with_name("test-" + Path(path).name))},
+    }
+
+
+if DATABASE_URL and not DATABASE_URL.startswith("sqlite:"):
     _db = dj_database_url.parse(DATABASE_URL)
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # psycopg 3's pool keeps connections open across requests (ASGI closes per request).
@@ -137,25 +155,12 @@ if DATABASE_URL:
             },
         }
     DATABASES = {"default": _db}
+elif DATABASE_URL:
+    DATABASES = {"default": _sqlite_database(dj_database_url.parse(DATABASE_URL)["NAME"])}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(DATA_DIR / "db.sqlite3"),
-            "OPTIONS": {
-                # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at
-                # BEGIN so two writers queue instead of failing on lock upgrade.
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
-                    "PRAGMA busy_timeout=10000;PRAGMA foreign_keys=ON;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-            "TEST": {"NAME": str(DATA_DIR / "test-db.sqlite3")},
-        }
-    }
+    DATABASES = {"default": _sqlite_database(str(DATA_DIR / "db.sqlite3"))}
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, channel layer, celery -------------------------------------------------------
@@ -218,6 +223,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("BAAS_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 BAAS_RATE_LIMIT_PER_KEY = env_int("BAAS_RATE_LIMIT_PER_KEY", 6000)  # requests per window
 BAAS_RATE_LIMIT_PER_IP = env_int("BAAS_RATE_LIMIT_PER_IP", 6000)
 BAAS_RATE_LIMIT_WINDOW = env_int("BAAS_RATE_LIMIT_WINDOW", 60)  # seconds
+# Counters live under this name: changing it starts every count afresh.
+BAAS_RATE_LIMIT_NAMESPACE = env_str("BAAS_RATE_LIMIT_NAMESPACE", "v1")
 # Behind a load balancer, the client address is the first X-Forwarded-For hop.
 BAAS_TRUST_X_FORWARDED_FOR = env_bool("BAAS_TRUST_X_FORWARDED_FOR", False)
 
@@ -254,7 +261,7 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", BAAS_BEHIND_TLS)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", BAAS_BEHIND_TLS)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if BAAS_BEHIND_TLS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", BAAS_BEHIND_TLS)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", BAAS_BEHIND_TLS)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # Without TLS in front, the deploy checks about HTTPS do not apply; they are silenced only then.
 SILENCED_SYSTEM_CHECKS = (

@@ -89,6 +89,9 @@ def api_key_revoke(*, project: Project, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+    # Forget now (this transaction's requests) and again after commit (a request that
+    # re-read the old row in between must not keep it cached).
+    caching.api_key_forget(key.key_hash)
     transaction.on_commit(lambda: caching.api_key_forget(key.key_hash))
     return key
 
@@ -139,4 +142,5 @@ def personal_access_token_revoke(*, user: AbstractBaseUser, token_id: int) -> No
         raise NotFound("Access token not found.")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
+    caching.access_token_forget(token.token_hash)
     transaction.on_commit(lambda: caching.access_token_forget(token.token_hash))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
 from baas.api.errors import ResourceExhausted
@@ -19,7 +20,7 @@ def rate_limit_hit(*, bucket: str, limit: int, window_seconds: int, now: float |
         return 0
     current = int(now if now is not None else time.time())
     window_start = current - current % window_seconds
-    key = f"rl:{bucket}:{window_start}"
+    key = f"rl:{settings.BAAS_RATE_LIMIT_NAMESPACE}:{bucket}:{window_start}"
     if cache.add(key, 1, timeout=window_seconds + 1):
         count = 1
     else:
@@ -38,4 +39,4 @@ def rate_limit_hit(*, bucket: str, limit: int, window_seconds: int, now: float |
 
 def rate_limit_reset(*, bucket: str, window_seconds: int) -> None:
     current = int(time.time())
-    cache.delete(f"rl:{bucket}:{current - current % window_seconds}")
+    cache.delete(f"rl:{settings.BAAS_RATE_LIMIT_NAMESPACE}:{bucket}:{current - current % window_seconds}")

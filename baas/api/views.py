@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 from baas.api.authentication import authenticate_project_request, client_ip
 from baas.api.context import RequestContext
 from baas.api.errors import PermissionDenied, ResourceExhausted
+from baas.api.parsers import read_limited
 from baas.api.ratelimit import rate_limit_hit
 from baas.metrics import rate_limited
 
@@ -42,6 +44,19 @@ def limit_caller(bucket: str) -> None:
         raise
 
 
+def _buffer_chunked_body(request: Request) -> None:
+    """A chunked body has no Content-Length, and DRF would silently ignore it: read it
+    here, within the size limit, so it is parsed like any other body."""
+    django_request = request._request
+    meta = django_request.META
+    if meta.get("CONTENT_LENGTH") or "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
+    body = read_limited(django_request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    django_request._stream = io.BytesIO(body)
+    django_request._read_started = False
+    meta["CONTENT_LENGTH"] = str(len(body))
+
+
 class ApiView(APIView):
     """Every API view: rate limited per IP; no session auth, no CSRF (keys are not cookies)."""
 
@@ -51,6 +66,7 @@ class ApiView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.authenticate_and_limit(request, **kwargs)
+        _buffer_chunked_body(request)
 
     def authenticate_and_limit(self, request: Request, **kwargs: Any) -> None:
         limit_ip(client_ip(request.META))
