@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "channels",
     "baas",
     "projects",
+    "projects.documents",
     "realtime",
     "functions",
     "dashboard",
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "baas.middleware.RequestContextMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -227,6 +229,17 @@ BAAS_RATE_LIMIT_WINDOW = env_int("BAAS_RATE_LIMIT_WINDOW", 60)  # seconds
 BAAS_RATE_LIMIT_NAMESPACE = env_str("BAAS_RATE_LIMIT_NAMESPACE", "v1")
 # Behind a load balancer, the client address is the first X-Forwarded-For hop.
 BAAS_TRUST_X_FORWARDED_FOR = env_bool("BAAS_TRUST_X_FORWARDED_FOR", False)
+
+# --- documents --------------------------------------------------------------------------
+BAAS_MAX_DOCUMENT_BYTES = env_int("BAAS_MAX_DOCUMENT_BYTES", 1024 * 1024)
+BAAS_MAX_DOCUMENT_DEPTH = env_int("BAAS_MAX_DOCUMENT_DEPTH", 20)
+BAAS_MAX_BATCH_WRITES = env_int("BAAS_MAX_BATCH_WRITES", 500)
+# The change log keeps entries at least this long, and at least the newest N per project.
+BAAS_CHANGELOG_RETENTION_SECONDS = env_int("BAAS_CHANGELOG_RETENTION_SECONDS", 24 * 3600)
+BAAS_CHANGELOG_MIN_ENTRIES = env_int("BAAS_CHANGELOG_MIN_ENTRIES", 10_000)
+# Run the change-log sequencer thread in server and worker processes (off only in tests
+# that drive it by hand).
+BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {

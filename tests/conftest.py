@@ -46,10 +46,13 @@ def _generous_rate_limits(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_local_caches() -> Iterator[None]:
     from projects import caching
+    from projects.documents import config
 
     caching.local_clear()
+    config.local_clear()
     yield
     caching.local_clear()
+    config.local_clear()
 
 
 @dataclass
@@ -174,6 +177,7 @@ def server_env(**overrides: str) -> dict[str, str]:
         BAAS_RATE_LIMIT_PER_IP=str(10**9),
         BAAS_RATE_LIMIT_PER_KEY=str(10**9),
         PYTHONUNBUFFERED="1",
+        BAAS_CHANGELOG_SEQUENCER="1",
     )
     env.update(overrides)
     return env

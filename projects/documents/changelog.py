@@ -1,0 +1,211 @@
+"""The per-project change log: sequencing, reading and retention.
+
+Writers append entries without a ``seq`` inside their own transaction. The sequencer
+then numbers committed entries, one round at a time under a lock, from a per-project
+counter. That gives every project a dense ``seq`` (1, 2, 3, …) in commit order — a
+reader that has seen ``seq`` N never later finds an entry below N — without making
+concurrent writers queue on a counter row through their commits (which caps a project
+near one write per disk flush).
+
+A sequencer thread runs in every server and worker process: a committed write wakes the
+one in its own process, and each also polls, so entries of a process that died before
+numbering them are picked up by the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.dispatch import Signal
+
+from projects.documents.store import as_datetime, as_json, db_time, is_postgres
+
+logger = logging.getLogger("baas.changelog")
+
+# Sent after each sequencing round with {project_id: (first_seq, last_seq)}.
+changes_sequenced = Signal()
+
+SEQUENCER_LOCK_ID = 0x6261_6173_0001  # pg_advisory_xact_lock key ("baas" 1)
+ROUND_SIZE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    seq: int
+    collection: str
+    doc_id: str
+    op: str
+    version: int
+    data: dict[str, Any] | None
+    before: dict[str, Any] | None
+    time: datetime
+
+
+def changelog_sequence_round(*, limit: int = ROUND_SIZE) -> dict[str, tuple[int, int]]:
+    """Number up to ``limit`` committed entries; return the seq range given per project."""
+    assigned: dict[str, tuple[int, int]] = {}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if is_postgres():
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK_ID])
+            cursor.execute(
+                "SELECT id, project_id FROM baas_change WHERE seq IS NULL ORDER BY id LIMIT %s", [limit]
+            )
+            pending = cursor.fetchall()
+            if not pending:
+                return assigned
+            by_project: dict[str, list[int]] = {}
+            for change_id, project_id in pending:
+                by_project.setdefault(project_id, []).append(change_id)
+            updates: list[tuple[int, int]] = []
+            for project_id, ids in by_project.items():
+                cursor.execute(
+                    "INSERT INTO baas_project_sequence (project_id, last_seq) VALUES (%s, %s) "
+                    "ON CONFLICT (project_id) DO UPDATE SET last_seq = baas_project_sequence.last_seq + %s "
+                    "RETURNING last_seq",
+                    [project_id, len(ids), len(ids)],
+                )
+                last = cursor.fetchone()[0]
+                first = last - len(ids) + 1
+                updates.extend((first + offset, change_id) for offset, change_id in enumerate(ids))
+                assigned[project_id] = (first, last)
+            if is_postgres():
+                cursor.execute(
+                    "UPDATE baas_change AS c SET seq = v.seq FROM unnest(%s::bigint[], %s::bigint[]) AS v(seq, id) "
+                    "WHERE c.id = v.id",
+                    [[seq for seq, _ in updates], [change_id for _, change_id in updates]],
+                )
+            else:
+                cursor.executemany("UPDATE baas_change SET seq = %s WHERE id = %s", updates)
+    return assigned
+
+
+def changelog_sequence() -> dict[str, tuple[int, int]]:
+    """Run rounds until nothing is pending; notify listeners after each commit."""
+    total: dict[str, tuple[int, int]] = {}
+    while True:
+        assigned = changelog_sequence_round()
+        if not assigned:
+            return total
+        changes_sequenced.send(sender=None, assigned=assigned)
+        for project_id, (first, last) in assigned.items():
+            total[project_id] = (total.get(project_id, (first, last))[0], last)
+
+
+def changes_after(*, project_id: str, seq: int, limit: int = 1000) -> list[ChangeEntry]:
+    """Entries after ``seq``, in order: a range scan of the (project_id, seq) index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, collection, doc_id, op, version, data, before, time FROM baas_change "
+            "WHERE project_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+            [project_id, seq, limit],
+        )
+        rows = cursor.fetchall()
+    return [
+        ChangeEntry(row[0], row[1], row[2], row[3], row[4], as_json(row[5]), as_json(row[6]), as_datetime(row[7]))
+        for row in rows
+    ]
+
+
+def changelog_head(*, project_id: str) -> int:
+    """The last seq given in the project (0 before its first change)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_seq FROM baas_project_sequence WHERE project_id = %s", [project_id])
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def changelog_oldest(*, project_id: str) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MIN(seq) FROM baas_change WHERE project_id = %s AND seq IS NOT NULL", [project_id])
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def changelog_prune(*, now: datetime | None = None) -> int:
+    """Drop entries past retention, keeping at least the newest N of every project."""
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=settings.BAAS_CHANGELOG_RETENTION_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM baas_change WHERE seq IS NOT NULL AND time < %s AND seq <= "
+            "(SELECT s.last_seq FROM baas_project_sequence s WHERE s.project_id = baas_change.project_id) - %s",
+            [db_time(cutoff), settings.BAAS_CHANGELOG_MIN_ENTRIES],
+        )
+        return int(cursor.rowcount)
+
+
+# --- the sequencer thread ------------------------------------------------------------------
+
+
+class Sequencer:
+    POLL_SECONDS = 0.25
+    PRUNE_EVERY_SECONDS = 600.0
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._last_prune = time.monotonic()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="baas-sequencer", daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.POLL_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                changelog_sequence()
+                if time.monotonic() - self._last_prune > self.PRUNE_EVERY_SECONDS:
+                    self._last_prune = time.monotonic()
+                    changelog_prune()
+            except Exception:
+                logger.exception("change-log sequencing failed; retrying")
+                close_old_connections()
+                time.sleep(0.5)
+            finally:
+                # A long-lived thread must not pin a pooled connection between rounds.
+                connection.close()
+        connection.close()
+
+
+sequencer = Sequencer()
+
+
+def sequencer_start() -> None:
+    if settings.BAAS_CHANGELOG_SEQUENCER:
+        sequencer.start()
+
+
+def after_write_committed() -> None:
+    """Called on commit of every write: number it promptly."""
+    if sequencer.running:
+        sequencer.wake()

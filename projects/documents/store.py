@@ -1,0 +1,127 @@
+"""Row-level SQL for documents and change-log entries, for PostgreSQL and SQLite.
+
+Plain SQL on Django's connection: the ORM's per-query overhead is most of a write's cost
+on this path. Callers hold the transaction (services.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from projects.documents.sql import sqlite_time
+
+COLUMNS = "d.id, d.doc_id, d.data, d.version, d.create_time, d.update_time"
+
+
+@dataclass(slots=True)
+class StoredDocument:
+    row_id: int
+    doc_id: str
+    data: dict[str, Any]
+    version: int
+    create_time: datetime
+    update_time: datetime
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    parsed = parse_datetime(value)
+    assert parsed is not None, value
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def as_json(value: Any) -> Any:
+    if value is None or isinstance(value, dict | list):
+        return value
+    return orjson.loads(value)
+
+
+def from_row(row: tuple[Any, ...]) -> StoredDocument:
+    return StoredDocument(row[0], row[1], as_json(row[2]), row[3], as_datetime(row[4]), as_datetime(row[5]))
+
+
+def db_time(value: datetime) -> Any:
+    return value if is_postgres() else sqlite_time(value)
+
+
+def _jsonb() -> str:
+    return "%s::jsonb" if is_postgres() else "%s"
+
+
+def document_fetch(*, project_id: str, collection: str, doc_id: str, lock: bool = False) -> StoredDocument | None:
+    """``lock`` takes the row lock on PostgreSQL; SQLite's IMMEDIATE transaction already
+    holds the database write lock."""
+    suffix = " FOR UPDATE" if lock and is_postgres() else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {COLUMNS} FROM baas_document d WHERE d.project_id = %s AND d.collection = %s AND d.doc_id = %s{suffix}",
+            [project_id, collection, doc_id],
+        )
+        row = cursor.fetchone()
+    return from_row(row) if row else None
+
+
+def document_insert(*, project_id: str, collection: str, doc_id: str, data_json: bytes, now: datetime) -> int | None:
+    """Insert version 1; None when the id is taken."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO baas_document (project_id, collection, doc_id, data, version, create_time, update_time) "
+            f"VALUES (%s, %s, %s, {_jsonb()}, 1, %s, %s) "
+            "ON CONFLICT (project_id, collection, doc_id) DO NOTHING RETURNING id",
+            [project_id, collection, doc_id, data_json.decode(), db_time(now), db_time(now)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def document_replace(*, row_id: int, data_json: bytes, version: int, now: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE baas_document SET data = {_jsonb()}, version = %s, update_time = %s WHERE id = %s",
+            [data_json.decode(), version, db_time(now), row_id],
+        )
+
+
+def document_remove(*, row_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM baas_document WHERE id = %s", [row_id])
+
+
+def change_append(
+    *,
+    project_id: str,
+    collection: str,
+    doc_id: str,
+    op: str,
+    version: int,
+    data_json: bytes | None,
+    before_json: bytes | None,
+    now: datetime,
+) -> None:
+    """Same transaction as the write; the sequencer numbers it after commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO baas_change (project_id, seq, collection, doc_id, op, version, data, before, time) "
+            f"VALUES (%s, NULL, %s, %s, %s, %s, {_jsonb()}, {_jsonb()}, %s)",
+            [
+                project_id,
+                collection,
+                doc_id,
+                op,
+                version,
+                data_json.decode() if data_json is not None else None,
+                before_json.decode() if before_json is not None else None,
+                db_time(now),
+            ],
+        )
