@@ -109,6 +109,21 @@ def json_type(value: Any) -> str:
     raise InvalidArgument(f"Unsupported value {value!r}.")
 
 
+def check_operand(value: Any, field: str) -> None:
+    """Operands are JSON values without NUL characters (which jsonb cannot hold)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = json_type(item)
+        if kind == "string" and "\x00" in item:
+            raise InvalidArgument("Strings cannot contain the NUL character (U+0000).", details={"field": field})
+        if kind == "array":
+            stack.extend(item)
+        elif kind == "object":
+            stack.extend(item.keys())
+            stack.extend(item.values())
+
+
 def parse_time(value: Any, field: str) -> datetime:
     if isinstance(value, str):
         try:
@@ -155,7 +170,7 @@ def parse_filter(raw: Any, *, where: str = "where", budget: list[int] | None = N
         raise InvalidArgument("A comparison needs a 'value'.", details={"field": f"{where}.value"})
     path = parse_field_path(raw.get("field"), allow_metadata=True, field=f"{where}.field")
     value = raw["value"]
-    json_type(value)
+    check_operand(value, f"{where}.value")
     if op in LIST_OPS:
         if not isinstance(value, list) or not 1 <= len(value) <= MAX_LIST:
             raise InvalidArgument(f"'{op}' takes an array of 1 to {MAX_LIST} values.", details={"field": f"{where}.value"})

@@ -73,16 +73,32 @@ def encode_data(data: Any) -> bytes:
     return encoded
 
 
+def check_text(value: str, path: str) -> None:
+    """PostgreSQL's jsonb cannot hold U+0000: refused everywhere, so both databases agree."""
+    if "\x00" in value:
+        raise InvalidArgument("Strings cannot contain the NUL character (U+0000).", details={"path": path})
+
+
 def _check_depth(data: dict[str, Any]) -> None:
-    """Each object or array inside ``data`` is one level; iterative, so no recursion limit."""
+    """Each object or array inside ``data`` is one level; iterative, so no recursion limit.
+
+    The same walk refuses NUL characters in keys and strings.
+    """
     limit = settings.BAAS_MAX_DOCUMENT_DEPTH
-    stack: list[tuple[Any, int, str]] = [(value, 1, key) for key, value in data.items()]
+    stack: list[tuple[Any, int, str]] = []
+    for key, value in data.items():
+        check_text(key, key)
+        stack.append((value, 1, key))
     while stack:
         value, depth, path = stack.pop()
-        if isinstance(value, dict):
+        if isinstance(value, str):
+            check_text(value, path)
+        elif isinstance(value, dict):
             if depth > limit:
                 raise InvalidArgument(f"Document nesting is deeper than {limit} levels.", details={"path": path, "limit": limit})
-            stack.extend((child, depth + 1, f"{path}.{key}") for key, child in value.items())
+            for key, child in value.items():
+                check_text(key, f"{path}.{key}")
+                stack.append((child, depth + 1, f"{path}.{key}"))
         elif isinstance(value, list):
             if depth > limit:
                 raise InvalidArgument(f"Document nesting is deeper than {limit} levels.", details={"path": path, "limit": limit})
