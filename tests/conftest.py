@@ -23,16 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MODE = os.environ.get("BAAS_TEST_MODE", "embedded")
 
 
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+def pytest_runtest_setup(item: Any) -> None:
     """A test marked ``services`` run outside services mode fails loudly: never a skip."""
-    for item in items:
-        if item.get_closest_marker("services") and MODE != "services":
-            item.add_marker(pytest.mark.usefixtures("_requires_services_mode"))
-
-
-@pytest.fixture
-def _requires_services_mode() -> None:
-    pytest.fail("this test needs services mode (PostgreSQL, Redis): run it through `bin/baas test`")
+    if item.get_closest_marker("services") and MODE != "services":
+        pytest.fail("this test needs services mode (PostgreSQL, Redis): run it through `bin/baas test`")
 
 
 @pytest.fixture(autouse=True)
@@ -44,15 +38,24 @@ def _generous_rate_limits(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_local_caches() -> Iterator[None]:
+def _fresh_caches() -> Iterator[None]:
+    """Each test's database is rolled back; its cache entries must not outlive it either.
+    A fresh key prefix gives every test an empty shared cache without flushing Redis."""
+    from django.core.cache import cache
+
     from projects import caching
     from projects.documents import config
 
     caching.local_clear()
     config.local_clear()
+    config._known.clear()
+    original_prefix = cache.key_prefix
+    cache.key_prefix = f"{original_prefix}:t{uuid.uuid4().hex[:12]}"
     yield
+    cache.key_prefix = original_prefix
     caching.local_clear()
     config.local_clear()
+    config._known.clear()
 
 
 @dataclass

@@ -56,6 +56,9 @@ def indexes_sync(*, project_id: str, collection: str) -> dict[str, list[str]]:
     built: dict[str, list[str]] = dict(row.built_indexes or {}) if row else {}
     concurrently = not connection.in_atomic_block
     with connection.cursor() as cursor:
+        if not concurrently:
+            # Inside a transaction, deferred foreign-key checks must fire before DDL.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name, fields in declared.items():
             if name not in built:
                 cursor.execute(_drop_invalid_sql(name))
@@ -84,6 +87,8 @@ def indexes_drop_all(*, project_id: str, collection: str) -> None:
     if row is None:
         return
     with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name in row.built_indexes or {}:
-            cursor.execute(f"DROP INDEX IF EXISTS {name}")
+            cursor.execute(f"DROP INDEX {'' if connection.in_atomic_block else 'CONCURRENTLY '}IF EXISTS {name}")
 
