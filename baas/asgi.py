@@ -72,9 +72,12 @@ class BodyLimitGuard:
 
 embedded_worker_start()
 
+from baas.api.edge import EdgeApp  # noqa: E402
+from baas.routes import edge_router  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimitGuard(get_asgi_application()),
+        "http": EdgeApp(edge_router, fallback=BodyLimitGuard(get_asgi_application())),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

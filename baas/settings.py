@@ -241,6 +241,11 @@ BAAS_CHANGELOG_MIN_ENTRIES = env_int("BAAS_CHANGELOG_MIN_ENTRIES", 10_000)
 # that drive it by hand).
 BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 
+# --- HTTP edge ----------------------------------------------------------------------------
+# Run edge handlers on one thread per process (like Django's ASGI handler) instead of a
+# pool; tests that call the ASGI app in-process need their database transaction's thread.
+BAAS_EDGE_THREAD_SENSITIVE = env_bool("BAAS_EDGE_THREAD_SENSITIVE", False)
+
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -260,6 +265,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "baas.openapi.add_edge_routes",
+    ],
 }
 
 # --- production hardening (applies whenever DEBUG is off) -------------------------------

@@ -5,6 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from baas import ops
+from baas.api.edge import django_urlpatterns
+from baas.routes import EDGE_ROUTES
 from projects import views as project_views
 from projects.documents import views as document_views
 
@@ -20,31 +22,16 @@ api_v1 = [
         name="api-key-rotate",
     ),
     path("projects/<str:project_id>/members", project_views.MembersView.as_view(), name="members"),
-    path("projects/<str:project_id>/batch", document_views.BatchView.as_view(), name="batch"),
     path("projects/<str:project_id>/collections", document_views.CollectionsView.as_view(), name="collections"),
     path(
         "projects/<str:project_id>/collections/<str:collection>",
         document_views.CollectionView.as_view(),
         name="collection",
     ),
-    path(
-        "projects/<str:project_id>/collections/<str:collection>/documents",
-        document_views.DocumentsView.as_view(),
-        name="documents",
-    ),
-    path(
-        "projects/<str:project_id>/collections/<str:collection>/documents/<str:doc_id>",
-        document_views.DocumentView.as_view(),
-        name="document",
-    ),
-    path(
-        "projects/<str:project_id>/collections/<str:collection>/query",
-        document_views.QueryView.as_view(),
-        name="query",
-    ),
 ]
 
 urlpatterns = [
+    *django_urlpatterns(EDGE_ROUTES),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),

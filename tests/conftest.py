@@ -46,9 +46,12 @@ def _fresh_caches() -> Iterator[None]:
     from projects import caching
     from projects.documents import config
 
+    from baas.api import authentication
+
     caching.local_clear()
     config.local_clear()
     config._known.clear()
+    authentication._last_touch.clear()
     original_prefix = cache.key_prefix
     cache.key_prefix = f"{original_prefix}:t{uuid.uuid4().hex[:12]}"
     yield

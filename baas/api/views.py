@@ -13,34 +13,21 @@ from baas.api.authentication import authenticate_project_request, client_ip
 from baas.api.context import RequestContext
 from baas.api.errors import PermissionDenied, ResourceExhausted
 from baas.api.parsers import read_limited
-from baas.api.ratelimit import rate_limit_hit
+from baas.api.ratelimit import Limit, rate_limit_hits
 from baas.metrics import rate_limited
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def limit_ip(ip: str) -> None:
-    """Counted before authentication, so guessing keys is limited too."""
+def apply_rate_limits(*, ip: str, caller: str | None) -> None:
+    """Per IP and per caller, counted together in one round trip."""
+    limits = [Limit(f"ip:{ip}", settings.BAAS_RATE_LIMIT_PER_IP)]
+    if caller is not None:
+        limits.append(Limit(caller, settings.BAAS_RATE_LIMIT_PER_KEY))
     try:
-        rate_limit_hit(
-            bucket=f"ip:{ip}",
-            limit=settings.BAAS_RATE_LIMIT_PER_IP,
-            window_seconds=settings.BAAS_RATE_LIMIT_WINDOW,
-        )
-    except ResourceExhausted:
-        rate_limited.labels("ip").inc()
-        raise
-
-
-def limit_caller(bucket: str) -> None:
-    try:
-        rate_limit_hit(
-            bucket=bucket,
-            limit=settings.BAAS_RATE_LIMIT_PER_KEY,
-            window_seconds=settings.BAAS_RATE_LIMIT_WINDOW,
-        )
-    except ResourceExhausted:
-        rate_limited.labels("key").inc()
+        rate_limit_hits(limits)
+    except ResourceExhausted as error:
+        rate_limited.labels(error.details.get("scope", "ip")).inc()
         raise
 
 
@@ -69,7 +56,7 @@ class ApiView(APIView):
         _buffer_chunked_body(request)
 
     def authenticate_and_limit(self, request: Request, **kwargs: Any) -> None:
-        limit_ip(client_ip(request.META))
+        apply_rate_limits(ip=client_ip(request.META), caller=None)
 
 
 class ProjectApiView(ApiView):
@@ -82,18 +69,19 @@ class ProjectApiView(ApiView):
     secret_only = False
 
     def authenticate_and_limit(self, request: Request, **kwargs: Any) -> None:
-        limit_ip(client_ip(request.META))
-        ctx = authenticate_project_request(
-            project_id=kwargs["project_id"],
-            api_key=request.headers.get("X-Api-Key"),
-            authorization=request.headers.get("Authorization"),
-            safe_method=request.method in SAFE_METHODS,
-        )
-        if ctx.key_id is not None:
-            key_bucket = f"key:{ctx.key_id}"
-        else:
-            key_bucket = f"user:{ctx.console_user_id}"
-        limit_caller(key_bucket)
+        ip = client_ip(request.META)
+        try:
+            ctx = authenticate_project_request(
+                project_id=kwargs["project_id"],
+                api_key=request.headers.get("X-Api-Key"),
+                authorization=request.headers.get("Authorization"),
+                safe_method=request.method in SAFE_METHODS,
+            )
+        except Exception:
+            apply_rate_limits(ip=ip, caller=None)  # failed attempts count against the IP
+            raise
+        caller = f"key:{ctx.key_id}" if ctx.key_id is not None else f"user:{ctx.console_user_id}"
+        apply_rate_limits(ip=ip, caller=caller)
         if self.secret_only and not ctx.is_privileged:
             raise PermissionDenied("This call needs a secret key.")
         request.ctx = ctx

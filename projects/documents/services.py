@@ -248,7 +248,26 @@ def _as_aborted(exc: OperationalError) -> Exception:
 
 def document_create(*, ctx: RequestContext, collection: str, data: Any, transforms: Any = None, doc_id: str | None = None) -> WriteResult:
     write = make_write(op="create", collection=collection, doc_id=doc_id, data=data, transforms=transforms)
+    if not write.transforms and store.is_postgres() and not connection.in_atomic_block:
+        return _create_in_one_statement(ctx, write)
     return _run(ctx, [write], index_errors=False)[0]
+
+
+def _create_in_one_statement(ctx: RequestContext, write: Write) -> WriteResult:
+    """The commonest write, in one round trip: same checks, then one atomic statement."""
+    now = datetime.now(timezone.utc)
+    config = collection_config(project_id=ctx.project_id, name=write.collection)
+    data = write.data or {}
+    doc_id = write.doc_id or new_doc_id()
+    encoded = _validated(config, data)
+    check_document_access(ctx=ctx, config=config, operation="create", resource=None, request_data=data)
+    collection_ensure(project_id=ctx.project_id, name=config.name)
+    if not store.document_insert_logged(
+        project_id=ctx.project_id, collection=config.name, doc_id=doc_id, data_json=encoded, now=now
+    ):
+        raise AlreadyExists(f"Document {config.name}/{doc_id} already exists.")
+    changelog.after_write_committed()
+    return WriteResult(doc_id, 1, StoredDocument(0, doc_id, data, 1, now, now), created=True)
 
 
 def document_set(

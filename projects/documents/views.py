@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -13,7 +12,6 @@ from baas.api.inputs import body_object
 from baas.api.views import ProjectApiView
 from projects.documents import config as collection_configs
 from projects.documents import selectors, services
-from projects.documents.query import parse_query
 from projects.documents.services import WriteResult
 from projects.documents.validation import parse_field_path
 
@@ -81,95 +79,3 @@ class CollectionView(ProjectApiView):
     def delete(self, request: Request, project_id: str, collection: str) -> Response:
         services.collection_delete(ctx=self.ctx_of(request), name=collection)
         return Response(status=204)
-
-
-class DocumentsView(ProjectApiView):
-    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create a document with an auto id", operation_id="documents_create")
-    def post(self, request: Request, project_id: str, collection: str) -> Response:
-        body = body_object(request)
-        result = services.document_create(
-            ctx=self.ctx_of(request), collection=collection, data=body.get("data"), transforms=body.get("transforms")
-        )
-        return _document_response(result, 201)
-
-
-class DocumentView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="Get a document", operation_id="document_get")
-    def get(self, request: Request, project_id: str, collection: str, doc_id: str) -> Response:
-        fields = _fields_param(request)
-        document = selectors.document_get(ctx=self.ctx_of(request), collection=collection, doc_id=doc_id)
-        etag = _etag(document.version)
-        if request.headers.get("If-None-Match") == etag:
-            return Response(status=304, headers={"ETag": etag})
-        return Response(selectors.document_json(document, fields), headers={"ETag": etag})
-
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Create or replace a document", operation_id="document_set")
-    def put(self, request: Request, project_id: str, collection: str, doc_id: str) -> Response:
-        body = body_object(request)
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match is not None and if_none_match.strip() != "*":
-            raise InvalidArgument("If-None-Match on PUT must be '*'.", details={"header": "If-None-Match"})
-        result = services.document_set(
-            ctx=self.ctx_of(request),
-            collection=collection,
-            doc_id=doc_id,
-            data=body.get("data"),
-            transforms=body.get("transforms"),
-            if_version=_version_header(request, "If-Match"),
-            create_only=if_none_match is not None,
-        )
-        return _document_response(result, 201 if result.created else 200)
-
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Merge-patch a document", operation_id="document_update")
-    def patch(self, request: Request, project_id: str, collection: str, doc_id: str) -> Response:
-        body = body_object(request)
-        result = services.document_update(
-            ctx=self.ctx_of(request),
-            collection=collection,
-            doc_id=doc_id,
-            data=body.get("data"),
-            transforms=body.get("transforms"),
-            if_version=_version_header(request, "If-Match"),
-        )
-        return _document_response(result, 200)
-
-    @extend_schema(responses={204: None}, summary="Delete a document", operation_id="document_delete")
-    def delete(self, request: Request, project_id: str, collection: str, doc_id: str) -> Response:
-        services.document_delete(
-            ctx=self.ctx_of(request),
-            collection=collection,
-            doc_id=doc_id,
-            if_version=_version_header(request, "If-Match"),
-        )
-        return Response(status=204)
-
-
-class QueryView(ProjectApiView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Query a collection", operation_id="documents_query")
-    def post(self, request: Request, project_id: str, collection: str) -> Response:
-        body = body_object(request)
-        unknown = set(body) - {"where", "orderBy", "limit", "cursor", "select", "aggregate"}
-        if unknown:
-            raise InvalidArgument(f"Unknown query fields: {', '.join(sorted(unknown))}.")
-        query = parse_query(body)
-        ctx = self.ctx_of(request)
-        if query.aggregate is not None:
-            return Response({"aggregates": selectors.document_aggregate(ctx=ctx, collection=collection, query=query)})
-        page = selectors.document_query(ctx=ctx, collection=collection, query=query)
-        return Response(
-            {
-                "documents": [selectors.document_json(doc, query.select) for doc in page.documents],
-                "nextCursor": page.next_cursor,
-            }
-        )
-
-
-class BatchView(ProjectApiView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Apply up to 500 writes atomically", operation_id="batch_write")
-    def post(self, request: Request, project_id: str) -> Response:
-        body = body_object(request)
-        results = services.batch_write(
-            ctx=self.ctx_of(request), writes=body.get("writes"), max_writes=settings.BAAS_MAX_BATCH_WRITES
-        )
-        return Response({"results": [{"id": r.doc_id, "version": r.version} for r in results]})
-

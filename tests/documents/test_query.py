@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baas.api.context import RequestContext
-from projects.documents.query import DocumentView, matches, parse_query, sort_key, value_at
+from projects.documents.query import DocumentView, matches, parse_query, sort_key
 from projects.documents.selectors import document_aggregate, document_query
 from projects.documents.services import document_set
 

@@ -1,0 +1,362 @@
+"""The lean HTTP edge for the data plane's hot endpoints.
+
+Django's request cycle under ASGI (middleware adapted between sync and async, DRF's
+negotiation and rendering) costs over a millisecond of CPU per request before any work
+is done; the data plane (document reads, writes, queries) cannot afford it. Its
+handlers are plain functions of an ``EdgeRequest`` returning an ``EdgeResponse``,
+served two ways that share everything but the transport:
+
+- ``EdgeApp``: an ASGI app in front of Django that answers matching routes itself
+  (one thread hop per request), and passes every other request to Django;
+- ``django_view``: the same routes inside Django's URLconf, for WSGI deployments and
+  Django's test client.
+
+The kernel pieces are the same as the DRF views': key authentication, rate limits, the
+error shape, request ids and metrics.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponse
+
+from baas.api.authentication import authenticate_project_request
+from baas.api.context import RequestContext
+from baas.api.errors import (
+    ApplicationError,
+    Internal,
+    InvalidArgument,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnsupportedMediaType,
+)
+from baas.api.parsers import json_loads
+from baas.api.views import SAFE_METHODS, apply_rate_limits
+from baas.logging import request_id_var
+from baas.metrics import http_latency, http_requests
+
+logger = logging.getLogger("baas.errors")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+GZIP_MIN_BYTES = 1024
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class EdgeRequest:
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    query: dict[str, str]
+    body: bytes
+    client_ip: str
+    request_id: str
+    ctx: RequestContext | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def json(self) -> Any:
+        if not self.body.strip():
+            return {}
+        content_type = self.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            raise UnsupportedMediaType(f'Unsupported media type "{content_type}" in request.')
+        return json_loads(self.body)
+
+    def json_object(self) -> dict[str, Any]:
+        data = self.json()
+        if not isinstance(data, dict):
+            raise InvalidArgument("The request body must be a JSON object.")
+        return data
+
+
+@dataclass(slots=True)
+class EdgeResponse:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[EdgeRequest], EdgeResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    pattern: str  # e.g. "v1/projects/<project_id>/collections/<collection>/documents/<doc_id>"
+    handlers: dict[str, Handler]
+    summary: str = ""
+    secret_only: bool = False
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        converted = re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", re.escape(self.pattern).replace(r"\<", "<").replace(r"\>", ">"))
+        return re.compile(f"^/{converted}$")
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = [(route.regex, route) for route in routes]
+
+    def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
+        for regex, route in self.routes:
+            found = regex.match(path)
+            if found:
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+
+# --- dispatch (sync, in a worker thread) ---------------------------------------------------
+
+
+def _authenticate(request: EdgeRequest, route: Route) -> None:
+    if "project_id" not in request.params:
+        return
+    try:
+        ctx = authenticate_project_request(
+            project_id=request.params["project_id"],
+            api_key=request.header("x-api-key"),
+            authorization=request.header("authorization"),
+            safe_method=request.method in SAFE_METHODS,
+        )
+    except ApplicationError:
+        apply_rate_limits(ip=request.client_ip, caller=None)
+        raise
+    caller = f"key:{ctx.key_id}" if ctx.key_id is not None else f"user:{ctx.console_user_id}"
+    apply_rate_limits(ip=request.client_ip, caller=caller)
+    if route.secret_only and not ctx.is_privileged:
+        raise PermissionDenied("This call needs a secret key.")
+    request.ctx = ctx
+
+
+def dispatch(route: Route, request: EdgeRequest) -> EdgeResponse:
+    """Run a route's handler; every error leaves in the spec's shape."""
+    token = request_id_var.set(request.request_id)
+    try:
+        handler = route.handlers.get(request.method)
+        if handler is None and request.method == "HEAD":
+            handler = route.handlers.get("GET")
+        if handler is None:
+            raise MethodNotAllowed(f'Method "{request.method}" not allowed.')
+        _authenticate(request, route)
+        response = handler(request)
+    except ApplicationError as error:
+        response = EdgeResponse(error.status, error.as_dict(), error.headers())
+    except Exception:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        error = Internal()
+        response = EdgeResponse(error.status, error.as_dict())
+    finally:
+        request_id_var.reset(token)
+    return response
+
+
+def _serialize(response: EdgeResponse, accept_encoding: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    headers = [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
+    if response.body is None or response.status in (204, 304):
+        return b"", headers
+    body = response.body if isinstance(response.body, bytes) else orjson.dumps(response.body)
+    headers.append((b"content-type", b"application/json"))
+    if len(body) >= GZIP_MIN_BYTES and "gzip" in accept_encoding:
+        body = gzip.compress(body, compresslevel=5)
+        headers.append((b"content-encoding", b"gzip"))
+        headers.append((b"vary", b"Accept-Encoding"))
+    return body, headers
+
+
+def _request_id(incoming: str | None) -> str:
+    return incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def _run(route: Route, request: EdgeRequest) -> EdgeResponse:
+    close_old_connections()
+    try:
+        return dispatch(route, request)
+    finally:
+        close_old_connections()
+
+
+# --- ASGI transport ---------------------------------------------------------------------------
+
+
+class EdgeApp:
+    """Serve the router's routes; hand everything else to ``fallback`` (Django)."""
+
+    def __init__(self, router: Router, fallback: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.router = router
+        self.fallback = fallback
+        # In tests the handler runs on the caller's thread (its database transaction).
+        self.run = sync_to_async(_run, thread_sensitive=settings.BAAS_EDGE_THREAD_SENSITIVE)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        found = self.router.match(scope["path"])
+        if found is None:
+            await self.fallback(scope, receive, send)
+            return
+        started = time.perf_counter()
+        route, params = found
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+        request_id = _request_id(headers.get("x-request-id"))
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            body = await _read_body(receive, headers, limit)
+        except PayloadTooLarge as error:
+            await _send(send, EdgeResponse(413, error.as_dict(), {"connection": "close"}), request_id, "")
+            return
+        client = scope.get("client") or ("unknown", 0)
+        request = EdgeRequest(
+            method=scope["method"],
+            path=scope["path"],
+            params=params,
+            headers=headers,
+            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
+            body=body,
+            client_ip=_client_ip(headers, client[0]),
+            request_id=request_id,
+        )
+        response = await self.run(route, request)
+        await _send(send, response, request_id, headers.get("accept-encoding", ""))
+        http_requests.labels(request.method, str(response.status)).inc()
+        http_latency.observe(time.perf_counter() - started)
+
+
+async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes.", details={"limitBytes": limit})
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes.", details={"limitBytes": limit})
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _send(send: Send, response: EdgeResponse, request_id: str, accept_encoding: str) -> None:
+    body, headers = _serialize(response, accept_encoding)
+    headers.append((b"content-length", str(len(body)).encode()))
+    headers.append((b"x-request-id", request_id.encode()))
+    headers.append((b"x-content-type-options", b"nosniff"))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _client_ip(headers: dict[str, str], peer: str) -> str:
+    if settings.BAAS_TRUST_X_FORWARDED_FOR:
+        forwarded = headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return peer
+
+
+# --- Django transport -------------------------------------------------------------------------
+
+
+def django_view(route: Route) -> Callable[..., HttpResponse]:
+    """The route as a Django view (same handlers; Django's middleware around it)."""
+
+    def view(request: HttpRequest, **params: str) -> HttpResponse:
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        declared = headers.get("content-length")
+        try:
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise PayloadTooLarge(f"Request body exceeds {limit} bytes.", details={"limitBytes": limit})
+            body = request.read(limit + 1)
+            if len(body) > limit:
+                raise PayloadTooLarge(f"Request body exceeds {limit} bytes.", details={"limitBytes": limit})
+        except PayloadTooLarge as error:
+            return _django_response(EdgeResponse(413, error.as_dict()))
+        edge_request = EdgeRequest(
+            method=request.method or "GET",
+            path=request.path,
+            params=params,
+            headers=headers,
+            query={k: v for k, v in request.GET.items()},
+            body=body,
+            client_ip=_client_ip(headers, str(request.META.get("REMOTE_ADDR") or "unknown")),
+            request_id=getattr(request, "request_id", None) or _request_id(headers.get("x-request-id")),
+        )
+        return _django_response(dispatch(route, edge_request))
+
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def _django_response(response: EdgeResponse) -> HttpResponse:
+    body, headers = _serialize(response, accept_encoding="")  # Django's GZip middleware compresses
+    result = HttpResponse(body, status=response.status, content_type=None)
+    for name, value in headers:
+        result[name.decode()] = value.decode()
+    if not body:
+        del result["Content-Type"]
+    return result
+
+
+def django_urlpatterns(routes: list[Route]) -> list[Any]:
+    """Django matches paths without their leading slash."""
+    from django.urls import re_path
+
+    return [re_path("^" + route.regex.pattern.removeprefix("^/"), django_view(route)) for route in routes]
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------
+
+
+_OPERATION_NAMES = {"GET": "get", "POST": "post", "PUT": "put", "PATCH": "patch", "DELETE": "delete"}
+
+
+def openapi_paths(routes: list[Route]) -> dict[str, Any]:
+    """Edge routes described for the OpenAPI document (merged by a drf-spectacular hook)."""
+    paths: dict[str, Any] = {}
+    for route in routes:
+        path = "/" + re.sub(r"<(\w+)>", r"{\1}", route.pattern)
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"<(\w+)>", route.pattern)
+        ]
+        operations: dict[str, Any] = {}
+        for method, handler in route.handlers.items():
+            doc = (handler.__doc__ or route.summary).strip().splitlines()[0]
+            operation: dict[str, Any] = {
+                "operationId": handler.__name__,
+                "summary": doc,
+                "parameters": parameters,
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "security": [{"ApiKey": []}],
+            }
+            if method in ("POST", "PUT", "PATCH"):
+                operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
+            operations[_OPERATION_NAMES[method]] = operation
+        paths[path] = operations
+    return paths

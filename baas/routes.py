@@ -1,0 +1,9 @@
+"""Every route served by the lean HTTP edge, from every capability."""
+
+from __future__ import annotations
+
+from baas.api.edge import Route, Router
+from projects.documents.api import ROUTES as DOCUMENT_ROUTES
+
+EDGE_ROUTES: list[Route] = [*DOCUMENT_ROUTES]
+edge_router = Router(EDGE_ROUTES)
