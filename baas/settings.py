@@ -150,6 +150,9 @@ if DATABASE_URL and not DATABASE_URL.startswith("sqlite:"):
         _db["CONN_MAX_AGE"] = 0
         _db["OPTIONS"] = {
             **_db.get("OPTIONS", {}),
+            # Bind parameters server-side so psycopg prepares hot statements: PostgreSQL
+            # then skips parsing and planning them (behind PgBouncer, use session mode).
+            "server_side_binding": env_bool("BAAS_DB_SERVER_SIDE_BINDING", True),
             "pool": {
                 "min_size": env_int("BAAS_DB_POOL_MIN", 2),
                 "max_size": env_int("BAAS_DB_POOL_MAX", 20),

@@ -80,7 +80,7 @@ def seed_ours(server: Any) -> list[str]:
     psql(url, "INSERT INTO baas_collection (project_id, name, schema, rules, indexes, built_indexes, config_version, created_at, updated_at) "
          "VALUES ('bench-app', 'gbench', NULL, '{}', '[]', '{}', 1, now(), now()) ON CONFLICT DO NOTHING")
     asyncio.run(_put_index(server))
-    psql(url, "ANALYZE baas_document")
+    psql(url, "VACUUM ANALYZE")  # settle now, not under autovacuum mid-run
     return [f"g{i}" for i in range(1, GET_DOCS + 1)]
 
 
@@ -150,7 +150,7 @@ def seed_parse(port: int, database_url: str) -> list[str]:
         f"SELECT substr(md5(i::text), 1, 10), now(), now(), (i * 7919) % {SCORE_RANGE}, 'n' || i FROM generate_series(1, {QUERY_DOCS - 1}) AS i",
     )
     psql(database_url, 'CREATE INDEX ON "QBench" (score)')
-    psql(database_url, "ANALYZE")
+    psql(database_url, "VACUUM ANALYZE")
     return ids
 
 
@@ -196,7 +196,7 @@ async def raw_postgres(database_url: str, concurrency: int, seconds: float) -> d
             [SCORE_RANGE, QUERY_DOCS],
         )
         await setup.execute("CREATE INDEX IF NOT EXISTS raw_query_score ON raw_query ((data -> 'score'))")
-        await setup.execute("ANALYZE raw_query")
+        await setup.execute("VACUUM ANALYZE raw_query")
     statements = {
         "create": lambda n: ("INSERT INTO raw_bench (data) VALUES (%s::jsonb) RETURNING id", [docs[n % 200]]),
         "get": lambda n: ("SELECT data FROM raw_query WHERE id = %s", [f"q{(n * 7) % GET_DOCS + 1}"]),

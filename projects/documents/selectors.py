@@ -14,7 +14,7 @@ from baas.api.formats import rfc3339
 from projects.documents import store
 from projects.documents.access import check_document_access
 from projects.documents.config import collection_config
-from projects.documents.query import Query, encode_cursor, value_at, DocumentView
+from projects.documents.query import Query, encode_cursor, value_at
 from projects.documents.sql import Compiler
 from projects.documents.store import StoredDocument
 from projects.documents.validation import check_collection_name, check_doc_id
@@ -62,8 +62,8 @@ def document_json(document: StoredDocument, fields: tuple[tuple[str, ...], ...] 
         "id": document.doc_id,
         "data": project_fields(document.data, fields),
         "version": document.version,
-        "createTime": rfc3339(document.create_time),
-        "updateTime": rfc3339(document.update_time),
+        "createTime": document.create_time,
+        "updateTime": document.update_time,
     }
 
 
@@ -91,7 +91,7 @@ def document_query(*, ctx: RequestContext, collection: str, query: Query) -> Que
     compiler = Compiler(connection.vendor)
     where = _where_clauses(compiler, ctx, collection, query, paging=True)
     sql = (
-        f"SELECT {store.COLUMNS} FROM baas_document d WHERE {where} "
+        f"SELECT {store.columns()} FROM baas_document d WHERE {where} "
         f"ORDER BY {compiler.order_by(query.order)} LIMIT {query.limit + 1}"
     )
     with connection.cursor() as cursor:
@@ -101,7 +101,7 @@ def document_query(*, ctx: RequestContext, collection: str, query: Query) -> Que
     next_cursor = None
     if len(rows) > query.limit:
         last = documents[-1]
-        view = DocumentView(last.doc_id, last.data, last.create_time, last.update_time)
+        view = last.view()
         values = tuple(_cursor_value(value_at(view, key.path)) for key in query.order[:-1])
         next_cursor = encode_cursor(query, values, last.doc_id)
     return QueryPage(documents, next_cursor)

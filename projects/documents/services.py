@@ -28,7 +28,7 @@ from baas.api.errors import (
 from projects.documents import changelog, indexes, store
 from projects.documents.access import check_document_access
 from projects.documents.config import CollectionConfig, collection_config, collection_ensure, collection_forget, forget_known
-from projects.documents.store import StoredDocument
+from projects.documents.store import StoredDocument, api_time
 from projects.documents.transforms import Transform, apply_transforms, merge_patch, parse_transforms
 from projects.documents.validation import check_collection_name, check_doc_id, encode_data, validate_against_schema
 
@@ -140,7 +140,7 @@ def _apply(ctx: RequestContext, write: Write, now: datetime) -> WriteResult:
         before_json=encode_data(current.data),
         now=now,
     )
-    document = StoredDocument(current.row_id, doc_id, new_data, version, current.create_time, now)
+    document = StoredDocument(current.row_id, doc_id, new_data, version, current.create_time, api_time(now))
     return WriteResult(doc_id, version, document)
 
 
@@ -175,7 +175,8 @@ def _insert(
         before_json=None,
         now=now,
     )
-    return WriteResult(doc_id, 1, StoredDocument(row_id, doc_id, data, 1, now, now), created=True)
+    stamp = api_time(now)
+    return WriteResult(doc_id, 1, StoredDocument(row_id, doc_id, data, 1, stamp, stamp), created=True)
 
 
 def _delete(
@@ -267,7 +268,8 @@ def _create_in_one_statement(ctx: RequestContext, write: Write) -> WriteResult:
     ):
         raise AlreadyExists(f"Document {config.name}/{doc_id} already exists.")
     changelog.after_write_committed()
-    return WriteResult(doc_id, 1, StoredDocument(0, doc_id, data, 1, now, now), created=True)
+    stamp = api_time(now)
+    return WriteResult(doc_id, 1, StoredDocument(0, doc_id, data, 1, stamp, stamp), created=True)
 
 
 def document_set(

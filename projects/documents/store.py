@@ -14,19 +14,50 @@ import orjson
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from baas.api.formats import rfc3339
+from projects.documents.query import DocumentView
 from projects.documents.sql import sqlite_time
 
-COLUMNS = "d.id, d.doc_id, d.data, d.version, d.create_time, d.update_time"
+# PostgreSQL formats the timestamps itself: loading timestamptz into datetimes and
+# formatting them back costs more Python time than the rest of a query's rows.
+_PG_TIME = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+PG_COLUMNS = f"d.id, d.doc_id, d.data, d.version, {_PG_TIME.format('d.create_time')}, {_PG_TIME.format('d.update_time')}"
+SQLITE_COLUMNS = "d.id, d.doc_id, d.data, d.version, d.create_time, d.update_time"
+
+
+def columns() -> str:
+    return PG_COLUMNS if is_postgres() else SQLITE_COLUMNS
 
 
 @dataclass(slots=True)
 class StoredDocument:
+    """A document as stored; times are RFC 3339 strings, as the API shows them."""
+
     row_id: int
     doc_id: str
     data: dict[str, Any]
     version: int
-    create_time: datetime
-    update_time: datetime
+    create_time: str
+    update_time: str
+
+    def view(self) -> DocumentView:
+        return DocumentView(self.doc_id, self.data, parse_rfc3339(self.create_time), parse_rfc3339(self.update_time))
+
+
+def parse_rfc3339(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def api_time(value: Any) -> str:
+    """SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC); the API shows RFC 3339."""
+    if isinstance(value, datetime):
+        return rfc3339(value) or ""
+    text = str(value)
+    if text.endswith("Z"):
+        return text
+    if "." not in text:
+        text += ".000000"
+    return f"{text[:10]}T{text[11:]}Z"
 
 
 def is_postgres() -> bool:
@@ -48,7 +79,7 @@ def as_json(value: Any) -> Any:
 
 
 def from_row(row: tuple[Any, ...]) -> StoredDocument:
-    return StoredDocument(row[0], row[1], as_json(row[2]), row[3], as_datetime(row[4]), as_datetime(row[5]))
+    return StoredDocument(row[0], row[1], as_json(row[2]), row[3], api_time(row[4]), api_time(row[5]))
 
 
 def db_time(value: datetime) -> Any:
@@ -65,7 +96,7 @@ def document_fetch(*, project_id: str, collection: str, doc_id: str, lock: bool 
     suffix = " FOR UPDATE" if lock and is_postgres() else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {COLUMNS} FROM baas_document d WHERE d.project_id = %s AND d.collection = %s AND d.doc_id = %s{suffix}",
+            f"SELECT {columns()} FROM baas_document d WHERE d.project_id = %s AND d.collection = %s AND d.doc_id = %s{suffix}",
             [project_id, collection, doc_id],
         )
         row = cursor.fetchone()

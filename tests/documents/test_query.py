@@ -87,7 +87,7 @@ def _load(docs: list[dict[str, Any]]) -> tuple[str, list[DocumentView]]:
         result = document_set(ctx=CTX, collection=collection, doc_id=f"d{index}", data=data)
         stored = result.document
         assert stored is not None
-        views.append(DocumentView(stored.doc_id, stored.data, stored.create_time, stored.update_time))
+        views.append(stored.view())
     return collection, views
 
 
