@@ -248,6 +248,7 @@ BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 # Run edge handlers on one thread per process (like Django's ASGI handler) instead of a
 # pool; tests that call the ASGI app in-process need their database transaction's thread.
 BAAS_EDGE_THREAD_SENSITIVE = env_bool("BAAS_EDGE_THREAD_SENSITIVE", False)
+BAAS_EDGE_THREADS = env_int("BAAS_EDGE_THREADS", 2)
 
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {

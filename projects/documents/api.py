@@ -3,6 +3,7 @@ call one service or selector, render. Collection config stays on the DRF views."
 
 from __future__ import annotations
 
+import orjson
 from django.conf import settings
 
 from baas.api.context import RequestContext
@@ -64,7 +65,8 @@ def document_get(request: EdgeRequest) -> EdgeResponse:
     etag = _etag(document.version)
     if request.header("if-none-match") == etag:
         return EdgeResponse(304, None, {"ETag": etag})
-    return EdgeResponse(200, selectors.document_json(document, fields), {"ETag": etag})
+    body = selectors.document_json_bytes(document) if fields is None else selectors.document_json(document, fields)
+    return EdgeResponse(200, body, {"ETag": etag})
 
 
 def document_set(request: EdgeRequest) -> EdgeResponse:
@@ -121,10 +123,19 @@ def documents_query(request: EdgeRequest) -> EdgeResponse:
     if query.aggregate is not None:
         return EdgeResponse(200, {"aggregates": selectors.document_aggregate(ctx=ctx, collection=collection, query=query)})
     page = selectors.document_query(ctx=ctx, collection=collection, query=query)
-    return EdgeResponse(
-        200,
-        {"documents": [selectors.document_json(doc, query.select) for doc in page.documents], "nextCursor": page.next_cursor},
+    if query.select is not None:
+        documents = [selectors.document_json(doc, query.select) for doc in page.documents]
+        return EdgeResponse(200, {"documents": documents, "nextCursor": page.next_cursor})
+    body = b"".join(
+        (
+            b'{"documents":[',
+            b",".join(selectors.document_json_bytes(doc) for doc in page.documents),
+            b'],"nextCursor":',
+            orjson.dumps(page.next_cursor),
+            b"}",
+        )
     )
+    return EdgeResponse(200, body)
 
 
 def batch_write(request: EdgeRequest) -> EdgeResponse:

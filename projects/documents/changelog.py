@@ -146,6 +146,8 @@ def changelog_prune(*, now: datetime | None = None) -> int:
 
 class Sequencer:
     POLL_SECONDS = 0.25
+    # After a wake, wait this long so one round numbers a burst of writes, not each one.
+    COALESCE_SECONDS = 0.002
     PRUNE_EVERY_SECONDS = 600.0
 
     def __init__(self) -> None:
@@ -178,7 +180,8 @@ class Sequencer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.POLL_SECONDS)
+            if self._wake.wait(self.POLL_SECONDS):
+                time.sleep(self.COALESCE_SECONDS)
             self._wake.clear()
             if self._stop.is_set():
                 break

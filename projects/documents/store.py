@@ -6,7 +6,6 @@ on this path. Callers hold the transaction (services.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,16 +28,40 @@ def columns() -> str:
     return PG_COLUMNS if is_postgres() else SQLITE_COLUMNS
 
 
-@dataclass(slots=True)
 class StoredDocument:
-    """A document as stored; times are RFC 3339 strings, as the API shows them."""
+    """A document as stored; times are RFC 3339 strings, as the API shows them.
 
-    row_id: int
-    doc_id: str
-    data: dict[str, Any]
-    version: int
-    create_time: str
-    update_time: str
+    Rows read from the database keep their JSON text and parse it only if asked:
+    responses splice the text in as it is.
+    """
+
+    __slots__ = ("row_id", "doc_id", "version", "create_time", "update_time", "_data", "_text")
+
+    def __init__(
+        self,
+        row_id: int,
+        doc_id: str,
+        data: dict[str, Any] | None,
+        version: int,
+        create_time: str,
+        update_time: str,
+        *,
+        text: str | bytes | None = None,
+    ) -> None:
+        self.row_id, self.doc_id, self.version = row_id, doc_id, version
+        self.create_time, self.update_time = create_time, update_time
+        self._data, self._text = data, text
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = orjson.loads(self._text) if self._text is not None else {}
+        return self._data
+
+    def data_json(self) -> bytes:
+        if self._text is not None:
+            return self._text.encode() if isinstance(self._text, str) else self._text
+        return orjson.dumps(self._data)
 
     def view(self) -> DocumentView:
         return DocumentView(self.doc_id, self.data, parse_rfc3339(self.create_time), parse_rfc3339(self.update_time))
@@ -79,7 +102,8 @@ def as_json(value: Any) -> Any:
 
 
 def from_row(row: tuple[Any, ...]) -> StoredDocument:
-    return StoredDocument(row[0], row[1], as_json(row[2]), row[3], api_time(row[4]), api_time(row[5]))
+    data, text = (row[2], None) if isinstance(row[2], dict) else (None, row[2])
+    return StoredDocument(row[0], row[1], data, row[3], api_time(row[4]), api_time(row[5]), text=text)
 
 
 def db_time(value: datetime) -> Any:
