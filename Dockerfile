@@ -1,4 +1,4 @@
-# One image for every role: web (daphne serves HTTP and WebSocket),
+# One image for every role: web (`baas serve`: uvicorn workers for HTTP and WebSocket),
 # Celery worker and beat. The command picks the role (see docker-compose.yml).
 FROM python:3.11-slim-bookworm
 
@@ -27,4 +27,4 @@ RUN pip install --no-cache-dir . \
 USER baas
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD curl -fsS http://127.0.0.1:8000/healthz || exit 1
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "-v", "0", "baas.asgi:application"]
+CMD ["baas", "serve", "--host", "0.0.0.0", "--port", "8000"]

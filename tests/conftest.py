@@ -199,30 +199,31 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_daphne(tmp_dir: Path, name: str = "web", **env: str) -> LiveServer:
+def start_server(tmp_dir: Path, name: str = "web", **env: str) -> LiveServer:
     from tests.services import free_port
 
     port = free_port()
     log_path = tmp_dir / f"{name}-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "baas.asgi:application"],
+        [sys.executable, "-m", "baas.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=ROOT,
         env=server_env(**env),
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"daphne exited early:\n{log_path.read_text()}")
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
         try:
             if requests.get(url + "/healthz", timeout=1).status_code == 200:
                 return LiveServer(url, process, log_path)
         except requests.RequestException:
             time.sleep(0.1)
     stop_process(process)
-    raise RuntimeError(f"daphne did not answer within 30s:\n{log_path.read_text()}")
+    raise RuntimeError(f"server did not answer within 30s:\n{log_path.read_text()}")
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
@@ -231,7 +232,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
 
 
@@ -240,7 +241,7 @@ def asgi_server_factory(transactional_db: Any, tmp_path: Path) -> Iterator[Any]:
     started: list[LiveServer] = []
 
     def factory(name: str = "web", **env: str) -> LiveServer:
-        server = start_daphne(tmp_path, name, **env)
+        server = start_server(tmp_path, name, **env)
         started.append(server)
         return server
 

@@ -45,6 +45,7 @@ def test_compose_names_every_service_and_wires_them() -> None:
         assert "SECRET_KEY" in env and env["BAAS_TRUST_X_FORWARDED_FOR"] == "1"
         assert any(volume.endswith(":/data") for volume in services[name]["volumes"])
     assert services["web"]["deploy"]["replicas"] >= 2
+    assert services["web"]["command"][:2] == ["baas", "serve"]
     assert "celery" in services["worker"]["command"] and "worker" in services["worker"]["command"]
     assert "beat" in services["beat"]["command"]
     assert services["postgres"]["volumes"] and services["redis"]["volumes"]
@@ -63,6 +64,6 @@ def test_load_balancer_passes_websocket_upgrades() -> None:
 def test_dockerfile_installs_the_project_and_serves_asgi() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "collectstatic" in dockerfile
-    assert "baas.asgi:application" in dockerfile
+    assert '"baas", "serve"' in dockerfile
     for folder in ("baas", "projects", "realtime", "functions", "dashboard"):
         assert f"COPY {folder} ./{folder}" in dockerfile

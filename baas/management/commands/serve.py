@@ -39,7 +39,7 @@ class Command(BaseCommand):
         if server == "uvicorn":
             command = [
                 sys.executable, "-m", "uvicorn", "--fd", str(fd), "--lifespan", "off", "--no-access-log",
-                "--loop", "uvloop", "--http", "httptools", "--ws", "websockets", "--proxy-headers",
+                "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--proxy-headers",
                 "--log-level", "warning", "baas.asgi:application",
             ]
         else:
@@ -47,8 +47,11 @@ class Command(BaseCommand):
         children = [subprocess.Popen(command, pass_fds=(fd,)) for _ in range(max(1, workers))]
         self.stdout.write(f"baas: serving http://{host}:{port}/ with {len(children)} {server} workers")
         self.stdout.flush()
+        stopping = False
 
         def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
             for child in children:
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
@@ -56,7 +59,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         try:
-            while any(child.poll() is None for child in children):
+            while not stopping:
+                for index, child in enumerate(children):
+                    if child.poll() is not None and not stopping:
+                        # A worker that died is replaced; the socket never stopped listening.
+                        self.stderr.write(f"baas: worker {child.pid} exited ({child.returncode}); restarting")
+                        children[index] = subprocess.Popen(command, pass_fds=(fd,))
                 time.sleep(0.5)
         finally:
             stop(signal.SIGTERM, None)

@@ -27,7 +27,19 @@ class Command(BaseCommand):
             f"serving http://{host}:{port}/ (console /console/, API docs /docs/)"
         )
         self.stdout.flush()
-        from daphne.cli import CommandLineInterface
+        import uvicorn
 
-        # The ASGI module starts the embedded job worker when there is no Redis broker.
-        CommandLineInterface().run(["-b", host, "-p", str(port), "-v", "0", "--proxy-headers", "baas.asgi:application"])
+        # One process: the ASGI module starts the embedded job worker (no Redis broker)
+        # and the in-process channel layer lives here too. Uvicorn rather than daphne:
+        # daphne reads a whole request body before the app sees it, and served the
+        # document API at a third of uvicorn's rate here (see docs/deploy.md).
+        uvicorn.run(
+            "baas.asgi:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            proxy_headers=True,
+            ws="websockets-sansio",
+        )
