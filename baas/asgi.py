@@ -24,6 +24,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 from baas.api.errors import PayloadTooLarge  # noqa: E402
 from baas.api.renderers import json_dumps  # noqa: E402
 from baas.jobs import embedded_worker_start  # noqa: E402
+from projects.documents.changelog import sequencer_start as changelog_sequencer_start  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 Scope = dict[str, Any]
@@ -71,6 +72,7 @@ class BodyLimitGuard:
 
 
 embedded_worker_start()
+changelog_sequencer_start()
 
 from baas.api.edge import EdgeApp  # noqa: E402
 from baas.routes import edge_router  # noqa: E402

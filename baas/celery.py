@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
@@ -27,3 +28,11 @@ app.conf.update(
 # One queue name per deployment prefix, so test runs sharing a Redis never take each other's jobs.
 app.conf.task_default_queue = f"{os.environ.get('BAAS_KEY_PREFIX', 'baas')}.jobs"
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _start_changelog_sequencer(**kwargs: object) -> None:
+    """Writes made by jobs are numbered promptly by the worker's own sequencer."""
+    from projects.documents.changelog import sequencer_start
+
+    sequencer_start()

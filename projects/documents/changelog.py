@@ -1,8 +1,9 @@
 """The per-project change log: sequencing, reading and retention.
 
-Writers append entries without a ``seq`` inside their own transaction. The sequencer
-then numbers committed entries, one round at a time under a lock, from a per-project
-counter. That gives every project a dense ``seq`` (1, 2, 3, …) in commit order — a
+Writers append an entry, and a tiny row in the ``baas_change_pending`` outbox, inside
+their own transaction. The sequencer then numbers committed entries, one round at a time
+under a lock, from a per-project counter, writing (project, seq, change) rows to
+``baas_change_seq`` and emptying the outbox; the entry itself is written once. That gives every project a dense ``seq`` (1, 2, 3, …) in commit order — a
 reader that has seen ``seq`` N never later finds an entry below N — without making
 concurrent writers queue on a counter row through their commits (which caps a project
 near one write per disk flush).
@@ -48,15 +49,61 @@ class ChangeEntry:
     time: datetime
 
 
+# PostgreSQL: one round is one simple-protocol message (lock, number, bump counters) that
+# the server runs as one implicit transaction: a single network round trip.
+_PG_ROUND = """
+SELECT pg_advisory_xact_lock({lock});
+WITH taken AS (
+    DELETE FROM baas_change_pending WHERE change_id IN (
+        SELECT change_id FROM baas_change_pending ORDER BY change_id LIMIT {limit}
+    ) RETURNING change_id, project_id
+), numbered AS (
+    SELECT change_id, project_id,
+           row_number() OVER (PARTITION BY project_id ORDER BY change_id) AS rn,
+           count(*) OVER (PARTITION BY project_id) AS n
+    FROM taken
+), counts AS (
+    SELECT DISTINCT project_id, n FROM numbered
+), bumped AS (
+    INSERT INTO baas_project_sequence AS s (project_id, last_seq)
+    SELECT project_id, n FROM counts
+    ON CONFLICT (project_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+    RETURNING project_id, last_seq
+), numbered_rows AS (
+    INSERT INTO baas_change_seq (project_id, seq, change_id)
+    SELECT nb.project_id, b.last_seq - nb.n + nb.rn, nb.change_id
+    FROM numbered AS nb JOIN bumped AS b USING (project_id)
+    RETURNING project_id, seq
+)
+SELECT project_id, min(seq), max(seq) FROM numbered_rows GROUP BY project_id;
+"""
+
+
 def changelog_sequence_round(*, limit: int = ROUND_SIZE) -> dict[str, tuple[int, int]]:
     """Number up to ``limit`` committed entries; return the seq range given per project."""
+    if is_postgres() and not connection.in_atomic_block:
+        return _sequence_round_postgres(limit)
+    return _sequence_round_portable(limit)
+
+
+def _sequence_round_postgres(limit: int) -> dict[str, tuple[int, int]]:
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.ClientCursor(connection.connection) as cursor:
+        cursor.execute(_PG_ROUND.format(lock=SEQUENCER_LOCK_ID, limit=int(limit)).encode())
+        cursor.nextset()
+        return {row[0]: (int(row[1]), int(row[2])) for row in cursor.fetchall()}
+
+
+def _sequence_round_portable(limit: int) -> dict[str, tuple[int, int]]:
     assigned: dict[str, tuple[int, int]] = {}
     with transaction.atomic():
         with connection.cursor() as cursor:
             if is_postgres():
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK_ID])
             cursor.execute(
-                "SELECT id, project_id FROM baas_change WHERE seq IS NULL ORDER BY id LIMIT %s", [limit]
+                "SELECT change_id, project_id FROM baas_change_pending ORDER BY change_id LIMIT %s", [limit]
             )
             pending = cursor.fetchall()
             if not pending:
@@ -64,7 +111,7 @@ def changelog_sequence_round(*, limit: int = ROUND_SIZE) -> dict[str, tuple[int,
             by_project: dict[str, list[int]] = {}
             for change_id, project_id in pending:
                 by_project.setdefault(project_id, []).append(change_id)
-            updates: list[tuple[int, int]] = []
+            rows: list[tuple[str, int, int]] = []
             for project_id, ids in by_project.items():
                 cursor.execute(
                     "INSERT INTO baas_project_sequence (project_id, last_seq) VALUES (%s, %s) "
@@ -74,16 +121,10 @@ def changelog_sequence_round(*, limit: int = ROUND_SIZE) -> dict[str, tuple[int,
                 )
                 last = cursor.fetchone()[0]
                 first = last - len(ids) + 1
-                updates.extend((first + offset, change_id) for offset, change_id in enumerate(ids))
+                rows.extend((project_id, first + offset, change_id) for offset, change_id in enumerate(ids))
                 assigned[project_id] = (first, last)
-            if is_postgres():
-                cursor.execute(
-                    "UPDATE baas_change AS c SET seq = v.seq FROM unnest(%s::bigint[], %s::bigint[]) AS v(seq, id) "
-                    "WHERE c.id = v.id",
-                    [[seq for seq, _ in updates], [change_id for _, change_id in updates]],
-                )
-            else:
-                cursor.executemany("UPDATE baas_change SET seq = %s WHERE id = %s", updates)
+            cursor.executemany("INSERT INTO baas_change_seq (project_id, seq, change_id) VALUES (%s, %s, %s)", rows)
+            cursor.executemany("DELETE FROM baas_change_pending WHERE change_id = %s", [(row[2],) for row in rows])
     return assigned
 
 
@@ -103,8 +144,9 @@ def changes_after(*, project_id: str, seq: int, limit: int = 1000) -> list[Chang
     """Entries after ``seq``, in order: a range scan of the (project_id, seq) index."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT seq, collection, doc_id, op, version, data, before, time FROM baas_change "
-            "WHERE project_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+            "SELECT s.seq, c.collection, c.doc_id, c.op, c.version, c.data, c.before, c.time "
+            "FROM baas_change_seq s JOIN baas_change c ON c.id = s.change_id "
+            "WHERE s.project_id = %s AND s.seq > %s ORDER BY s.seq LIMIT %s",
             [project_id, seq, limit],
         )
         rows = cursor.fetchall()
@@ -124,21 +166,30 @@ def changelog_head(*, project_id: str) -> int:
 
 def changelog_oldest(*, project_id: str) -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT MIN(seq) FROM baas_change WHERE project_id = %s AND seq IS NOT NULL", [project_id])
+        cursor.execute("SELECT MIN(seq) FROM baas_change_seq WHERE project_id = %s", [project_id])
         row = cursor.fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
 
-def changelog_prune(*, now: datetime | None = None) -> int:
+def changelog_prune(*, now: datetime | None = None, batch: int = 10_000) -> int:
     """Drop entries past retention, keeping at least the newest N of every project."""
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=settings.BAAS_CHANGELOG_RETENTION_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM baas_change WHERE seq IS NOT NULL AND time < %s AND seq <= "
-            "(SELECT s.last_seq FROM baas_project_sequence s WHERE s.project_id = baas_change.project_id) - %s",
-            [db_time(cutoff), settings.BAAS_CHANGELOG_MIN_ENTRIES],
-        )
-        return int(cursor.rowcount)
+    removed = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.change_id FROM baas_change_seq s "
+                "JOIN baas_project_sequence p ON p.project_id = s.project_id "
+                "JOIN baas_change c ON c.id = s.change_id "
+                "WHERE c.time < %s AND s.seq <= p.last_seq - %s LIMIT %s",
+                [db_time(cutoff), settings.BAAS_CHANGELOG_MIN_ENTRIES, batch],
+            )
+            ids = [(row[0],) for row in cursor.fetchall()]
+            cursor.executemany("DELETE FROM baas_change_seq WHERE change_id = %s", ids)
+            cursor.executemany("DELETE FROM baas_change WHERE id = %s", ids)
+        removed += len(ids)
+        if len(ids) < batch:
+            return removed
 
 
 # --- the sequencer thread ------------------------------------------------------------------
@@ -147,7 +198,7 @@ def changelog_prune(*, now: datetime | None = None) -> int:
 class Sequencer:
     POLL_SECONDS = 0.25
     # After a wake, wait this long so one round numbers a burst of writes, not each one.
-    COALESCE_SECONDS = 0.002
+    COALESCE_SECONDS = 0.005
     PRUNE_EVERY_SECONDS = 600.0
 
     def __init__(self) -> None:

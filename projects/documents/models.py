@@ -52,12 +52,11 @@ class Document(models.Model):
 
 
 class Change(models.Model):
-    """One committed write. ``seq`` is given by the sequencer after commit (changelog.py):
-    dense per project and in commit order, without serialising writers."""
+    """One committed write, with the data after (and before) it. Written once, never
+    updated: numbering lives in ``ChangeSeq`` (see changelog.py)."""
 
     id = models.BigAutoField(primary_key=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False, related_name="+")
-    seq = models.BigIntegerField(null=True)
     collection = models.CharField(max_length=64)
     doc_id = models.CharField(max_length=128)
     op = models.CharField(max_length=8)  # create | update | delete
@@ -70,11 +69,32 @@ class Change(models.Model):
 
     class Meta:
         db_table = "baas_change"
-        constraints = [models.UniqueConstraint(fields=["project", "seq"], name="change_project_seq")]
-        indexes = [
-            models.Index(fields=["id"], name="change_pending", condition=models.Q(seq__isnull=True)),
-            models.Index(fields=["time"], name="change_time"),
-        ]
+        indexes = [models.Index(fields=["time"], name="change_time")]
+
+
+class ChangePending(models.Model):
+    """The outbox of committed, not yet numbered changes: a tiny row per write."""
+
+    change = models.OneToOneField(Change, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False, related_name="+")
+
+    class Meta:
+        db_table = "baas_change_pending"
+
+
+class ChangeSeq(models.Model):
+    """A change's place in its project's log: dense ``seq`` in commit order. Readers
+    range-scan (project_id, seq)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False, related_name="+")
+    seq = models.BigIntegerField()
+    change = models.OneToOneField(Change, on_delete=models.CASCADE, related_name="+")
+
+    objects = ProjectScopedManager["ChangeSeq"]()
+
+    class Meta:
+        db_table = "baas_change_seq"
+        constraints = [models.UniqueConstraint(fields=["project", "seq"], name="change_seq_project_seq")]
 
 
 class ProjectSequence(models.Model):

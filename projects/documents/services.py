@@ -339,12 +339,21 @@ def collection_delete(*, ctx: RequestContext, name: str) -> int:
     indexes.indexes_drop_all(project_id=ctx.project_id, collection=name)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO baas_change (project_id, seq, collection, doc_id, op, version, data, before, time) "
-                f"SELECT project_id, NULL, collection, doc_id, 'delete', version, NULL, data{jsonb}, %s "
-                "FROM baas_document WHERE project_id = %s AND collection = %s ORDER BY doc_id",
-                [store.db_time(now), ctx.project_id, name],
+            select_deletes = (
+                "INSERT INTO baas_change (project_id, collection, doc_id, op, version, data, before, time) "
+                f"SELECT project_id, collection, doc_id, 'delete', version, NULL, data{jsonb}, %s "
+                "FROM baas_document WHERE project_id = %s AND collection = %s ORDER BY doc_id RETURNING id, project_id"
             )
+            params = [store.db_time(now), ctx.project_id, name]
+            if store.is_postgres():
+                cursor.execute(
+                    f"WITH change AS ({select_deletes}) INSERT INTO baas_change_pending (change_id, project_id) "
+                    "SELECT id, project_id FROM change",
+                    params,
+                )
+            else:
+                cursor.execute(select_deletes, params)
+                cursor.executemany("INSERT INTO baas_change_pending (change_id, project_id) VALUES (%s, %s)", cursor.fetchall())
             cursor.execute(
                 "DELETE FROM baas_document WHERE project_id = %s AND collection = %s", [ctx.project_id, name]
             )

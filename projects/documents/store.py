@@ -146,9 +146,10 @@ def document_insert_logged(*, project_id: str, collection: str, doc_id: str, dat
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH doc AS (INSERT INTO baas_document (project_id, collection, doc_id, data, version, create_time, update_time) "
-            "VALUES (%s, %s, %s, %s::jsonb, 1, %s, %s) ON CONFLICT (project_id, collection, doc_id) DO NOTHING RETURNING data) "
-            "INSERT INTO baas_change (project_id, seq, collection, doc_id, op, version, data, before, time) "
-            "SELECT %s, NULL, %s, %s, 'create', 1, doc.data, NULL, %s FROM doc RETURNING id",
+            "VALUES (%s, %s, %s, %s::jsonb, 1, %s, %s) ON CONFLICT (project_id, collection, doc_id) DO NOTHING RETURNING data), "
+            "change AS (INSERT INTO baas_change (project_id, collection, doc_id, op, version, data, before, time) "
+            "SELECT %s, %s, %s, 'create', 1, doc.data, NULL, %s FROM doc RETURNING id, project_id) "
+            "INSERT INTO baas_change_pending (change_id, project_id) SELECT id, project_id FROM change RETURNING change_id",
             [project_id, collection, doc_id, data_json.decode(), now, now, project_id, collection, doc_id, now],
         )
         return cursor.fetchone() is not None
@@ -178,19 +179,31 @@ def change_append(
     before_json: bytes | None,
     now: datetime,
 ) -> None:
-    """Same transaction as the write; the sequencer numbers it after commit."""
+    """Same transaction as the write: the entry and its place in the outbox; the
+    sequencer numbers it after commit."""
+    params = [
+        project_id,
+        collection,
+        doc_id,
+        op,
+        version,
+        data_json.decode() if data_json is not None else None,
+        before_json.decode() if before_json is not None else None,
+        db_time(now),
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO baas_change (project_id, seq, collection, doc_id, op, version, data, before, time) "
-            f"VALUES (%s, NULL, %s, %s, %s, %s, {_jsonb()}, {_jsonb()}, %s)",
-            [
-                project_id,
-                collection,
-                doc_id,
-                op,
-                version,
-                data_json.decode() if data_json is not None else None,
-                before_json.decode() if before_json is not None else None,
-                db_time(now),
-            ],
-        )
+        if is_postgres():
+            cursor.execute(
+                "WITH change AS (INSERT INTO baas_change (project_id, collection, doc_id, op, version, data, before, time) "
+                "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s) RETURNING id, project_id) "
+                "INSERT INTO baas_change_pending (change_id, project_id) SELECT id, project_id FROM change",
+                params,
+            )
+        else:
+            cursor.execute(
+                "INSERT INTO baas_change (project_id, collection, doc_id, op, version, data, before, time) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                params,
+            )
+            change_id = cursor.fetchone()[0]
+            cursor.execute("INSERT INTO baas_change_pending (change_id, project_id) VALUES (%s, %s)", [change_id, project_id])

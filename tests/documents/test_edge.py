@@ -111,3 +111,18 @@ def test_concurrent_clients_on_one_worker(live: Any) -> None:
     count = live("POST", f"{BASE}/many/query", json={"aggregate": {"count": True}}).json()
     assert count == {"aggregates": {"count": 80}}
     assert time.monotonic() - started < 60
+
+
+def test_server_numbers_the_change_log(live: Any) -> None:
+    from projects.documents.changelog import changelog_head, changes_after
+
+    for index in range(5):
+        live("PUT", f"{BASE}/seq/documents/d{index}", json={"data": {"i": index}})
+    live("DELETE", f"{BASE}/seq/documents/d0")
+    deadline = time.monotonic() + 10
+    while changelog_head(project_id="alpha-app") < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    entries = changes_after(project_id="alpha-app", seq=0)
+    assert [(e.seq, e.op, e.doc_id) for e in entries] == [
+        (1, "create", "d0"), (2, "create", "d1"), (3, "create", "d2"), (4, "create", "d3"), (5, "create", "d4"), (6, "delete", "d0"),
+    ]
