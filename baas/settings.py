@@ -155,7 +155,7 @@ if DATABASE_URL and not DATABASE_URL.startswith("sqlite:"):
             "server_side_binding": env_bool("BAAS_DB_SERVER_SIDE_BINDING", True),
             "pool": {
                 "min_size": env_int("BAAS_DB_POOL_MIN", 2),
-                "max_size": env_int("BAAS_DB_POOL_MAX", 20),
+                "max_size": env_int("BAAS_DB_POOL_MAX", 24),
                 "timeout": 10,
             },
         }
@@ -249,6 +249,7 @@ BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 # pool; tests that call the ASGI app in-process need their database transaction's thread.
 BAAS_EDGE_THREAD_SENSITIVE = env_bool("BAAS_EDGE_THREAD_SENSITIVE", False)
 BAAS_EDGE_THREADS = env_int("BAAS_EDGE_THREADS", 2)
+BAAS_EDGE_WRITE_THREADS = env_int("BAAS_EDGE_WRITE_THREADS", 16)
 
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -105,6 +105,10 @@ class Route:
     handlers: dict[str, Handler]
     summary: str = ""
     secret_only: bool = False
+    read_only: bool = False  # a POST that only reads (a query) runs on the read pool
+
+    def is_write(self, method: str) -> bool:
+        return not self.read_only and method not in SAFE_METHODS
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -203,13 +207,17 @@ class EdgeApp:
     def __init__(self, router: Router, fallback: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.router = router
         self.fallback = fallback
-        # A few threads per process: more would raise throughput a little and tail
-        # latency a lot (they contend for the GIL). Throughput comes from processes.
+        # Two pools. Reads are CPU-bound: a few threads per process, since more would
+        # raise throughput a little and tail latency a lot (GIL contention); throughput
+        # comes from processes. Writes mostly wait for the WAL flush at commit: many in
+        # flight let PostgreSQL flush many commits at once (group commit).
         if settings.BAAS_EDGE_THREAD_SENSITIVE:
-            self.run = sync_to_async(_run, thread_sensitive=True)
+            self.run_read = self.run_write = sync_to_async(_run, thread_sensitive=True)
         else:
-            executor = ThreadPoolExecutor(max_workers=settings.BAAS_EDGE_THREADS, thread_name_prefix="edge")
-            self.run = sync_to_async(_run, thread_sensitive=False, executor=executor)
+            readers = ThreadPoolExecutor(max_workers=settings.BAAS_EDGE_THREADS, thread_name_prefix="edge-read")
+            writers = ThreadPoolExecutor(max_workers=settings.BAAS_EDGE_WRITE_THREADS, thread_name_prefix="edge-write")
+            self.run_read = sync_to_async(_run, thread_sensitive=False, executor=readers)
+            self.run_write = sync_to_async(_run, thread_sensitive=False, executor=writers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -242,7 +250,8 @@ class EdgeApp:
             client_ip=_client_ip(headers, client[0]),
             request_id=request_id,
         )
-        response = await self.run(route, request)
+        run = self.run_write if route.is_write(request.method) else self.run_read
+        response = await run(route, request)
         await _send(send, response, request_id, headers.get("accept-encoding", ""))
         http_requests.labels(request.method, str(response.status)).inc()
         http_latency.observe(time.perf_counter() - started)

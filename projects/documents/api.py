@@ -151,6 +151,6 @@ ROUTES = [
         "v1/projects/<project_id>/collections/<collection>/documents/<doc_id>",
         {"GET": document_get, "PUT": document_set, "PATCH": document_update, "DELETE": document_delete},
     ),
-    Route("v1/projects/<project_id>/collections/<collection>/query", {"POST": documents_query}),
+    Route("v1/projects/<project_id>/collections/<collection>/query", {"POST": documents_query}, read_only=True),
     Route("v1/projects/<project_id>/batch", {"POST": batch_write}),
 ]
