@@ -250,6 +250,8 @@ BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 BAAS_EDGE_THREAD_SENSITIVE = env_bool("BAAS_EDGE_THREAD_SENSITIVE", False)
 BAAS_EDGE_THREADS = env_int("BAAS_EDGE_THREADS", 2)
 BAAS_EDGE_WRITE_THREADS = env_int("BAAS_EDGE_WRITE_THREADS", 16)
+# Serve plain creates on the event loop (async psycopg) when their checks hit caches.
+BAAS_EDGE_FAST_PATHS = env_bool("BAAS_EDGE_FAST_PATHS", True)
 
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {

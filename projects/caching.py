@@ -73,6 +73,15 @@ def api_key_resolve(key_hash: str) -> ResolvedKey | None:
     return None if found == _MISSING else found
 
 
+def api_key_peek(key_hash: str) -> ResolvedKey | None | bool:
+    """The process cache only (no I/O, safe on an event loop): the key, None for a known
+    bad key, or False when the process has not seen it lately."""
+    found = _local_get(f"apikey:{key_hash}")
+    if found is None:
+        return False
+    return None if found == _MISSING else found
+
+
 def api_key_forget(key_hash: str) -> None:
     cache.delete(f"apikey:{key_hash}")
     _local.pop(f"apikey:{key_hash}", None)

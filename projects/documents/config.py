@@ -70,6 +70,14 @@ def collection_config(*, project_id: str, name: str) -> CollectionConfig:
     return config if config is not None else CollectionConfig(project_id=project_id, name=name)
 
 
+def collection_config_peek(*, project_id: str, name: str) -> CollectionConfig | None:
+    """The process cache only (no I/O, safe on an event loop); None on a miss."""
+    entry = _local.get((project_id, name))
+    if entry is None or entry[0] <= time.monotonic():
+        return None
+    return entry[1] if entry[1] is not None else CollectionConfig(project_id=project_id, name=name)
+
+
 def collection_forget(*, project_id: str, name: str) -> None:
     cache.delete(_shared_key(project_id, name))
     _local.pop((project_id, name), None)
@@ -94,6 +102,10 @@ def collection_ensure(*, project_id: str, name: str) -> None:
             [project_id, name, "{}", "[]", "{}"],
         )
     transaction.on_commit(lambda: _known.add((project_id, name)))
+
+
+def collection_known(*, project_id: str, name: str) -> bool:
+    return (project_id, name) in _known
 
 
 def forget_known(*, project_id: str, name: str) -> None:

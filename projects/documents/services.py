@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
 
 from baas.api.context import RequestContext
@@ -27,7 +28,15 @@ from baas.api.errors import (
 )
 from projects.documents import changelog, indexes, store
 from projects.documents.access import check_document_access
-from projects.documents.config import CollectionConfig, collection_config, collection_ensure, collection_forget, forget_known
+from projects.documents.config import (
+    CollectionConfig,
+    collection_config,
+    collection_config_peek,
+    collection_ensure,
+    collection_forget,
+    collection_known,
+    forget_known,
+)
 from projects.documents.store import StoredDocument, api_time
 from projects.documents.transforms import Transform, apply_transforms, merge_patch, parse_transforms
 from projects.documents.validation import check_collection_name, check_doc_id, encode_data, validate_against_schema
@@ -252,6 +261,41 @@ def document_create(*, ctx: RequestContext, collection: str, data: Any, transfor
     if not write.transforms and store.is_postgres() and not connection.in_atomic_block:
         return _create_in_one_statement(ctx, write)
     return _run(ctx, [write], index_errors=False)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCreate:
+    """A create validated and authorised, ready for the one-statement insert."""
+
+    project_id: str
+    collection: str
+    doc_id: str
+    data: dict[str, Any]
+    encoded: bytes
+    now: datetime
+
+
+def create_prepare_cached(*, ctx: RequestContext, collection: str, data: Any, transforms: Any) -> PreparedCreate | None:
+    """The checks of a plain create from process caches alone, for the event loop; None
+    when the create needs the general path (transforms, a cache miss, not PostgreSQL)."""
+    write = make_write(op="create", collection=collection, data=data, transforms=transforms)
+    if write.transforms or not settings.IS_POSTGRES:
+        return None
+    config = collection_config_peek(project_id=ctx.project_id, name=write.collection)
+    if config is None or not collection_known(project_id=ctx.project_id, name=write.collection):
+        return None
+    payload = write.data or {}
+    encoded = _validated(config, payload)
+    check_document_access(ctx=ctx, config=config, operation="create", resource=None, request_data=payload)
+    return PreparedCreate(ctx.project_id, config.name, new_doc_id(), payload, encoded, datetime.now(timezone.utc))
+
+
+def create_finish(prepared: PreparedCreate, *, inserted: bool) -> WriteResult:
+    if not inserted:
+        raise AlreadyExists(f"Document {prepared.collection}/{prepared.doc_id} already exists.")
+    changelog.after_write_committed()
+    stamp = api_time(prepared.now)
+    return WriteResult(prepared.doc_id, 1, StoredDocument(0, prepared.doc_id, prepared.data, 1, stamp, stamp), created=True)
 
 
 def _create_in_one_statement(ctx: RequestContext, write: Write) -> WriteResult:

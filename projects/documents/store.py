@@ -140,18 +140,24 @@ def document_insert(*, project_id: str, collection: str, doc_id: str, data_json:
     return row[0] if row else None
 
 
+INSERT_LOGGED_SQL = (
+    "WITH doc AS (INSERT INTO baas_document (project_id, collection, doc_id, data, version, create_time, update_time) "
+    "VALUES (%s, %s, %s, %s::jsonb, 1, %s, %s) ON CONFLICT (project_id, collection, doc_id) DO NOTHING RETURNING data), "
+    "change AS (INSERT INTO baas_change (project_id, collection, doc_id, op, version, data, before, time) "
+    "SELECT %s, %s, %s, 'create', 1, doc.data, NULL, %s FROM doc RETURNING id, project_id) "
+    "INSERT INTO baas_change_pending (change_id, project_id) SELECT id, project_id FROM change RETURNING change_id"
+)
+
+
+def insert_logged_params(project_id: str, collection: str, doc_id: str, data_json: bytes, now: datetime) -> list[Any]:
+    return [project_id, collection, doc_id, data_json.decode(), now, now, project_id, collection, doc_id, now]
+
+
 def document_insert_logged(*, project_id: str, collection: str, doc_id: str, data_json: bytes, now: datetime) -> bool:
     """PostgreSQL, outside a transaction: insert version 1 and its change-log entry in one
     statement (one round trip, atomic on its own). False when the id is taken."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH doc AS (INSERT INTO baas_document (project_id, collection, doc_id, data, version, create_time, update_time) "
-            "VALUES (%s, %s, %s, %s::jsonb, 1, %s, %s) ON CONFLICT (project_id, collection, doc_id) DO NOTHING RETURNING data), "
-            "change AS (INSERT INTO baas_change (project_id, collection, doc_id, op, version, data, before, time) "
-            "SELECT %s, %s, %s, 'create', 1, doc.data, NULL, %s FROM doc RETURNING id, project_id) "
-            "INSERT INTO baas_change_pending (change_id, project_id) SELECT id, project_id FROM change RETURNING change_id",
-            [project_id, collection, doc_id, data_json.decode(), now, now, project_id, collection, doc_id, now],
-        )
+        cursor.execute(INSERT_LOGGED_SQL, insert_logged_params(project_id, collection, doc_id, data_json, now))
         return cursor.fetchone() is not None
 
 

@@ -126,3 +126,31 @@ def test_server_numbers_the_change_log(live: Any) -> None:
     assert [(e.seq, e.op, e.doc_id) for e in entries] == [
         (1, "create", "d0"), (2, "create", "d1"), (3, "create", "d2"), (4, "create", "d3"), (5, "create", "d4"), (6, "delete", "d0"),
     ]
+
+
+def test_creates_on_the_event_loop_keep_every_check(live: Any, asgi_server: Any, project: Any) -> None:
+    """Once the key and the config are cached in the worker, plain creates are served on
+    the event loop (PostgreSQL): the same validation, access and logging apply."""
+    live("PUT", f"{BASE}/fast", json={"schema": {"type": "object", "required": ["n"]}})
+    ids = [live("POST", f"{BASE}/fast/documents", json={"data": {"n": i}}).json()["id"] for i in range(30)]
+    assert len(set(ids)) == 30
+    invalid = live("POST", f"{BASE}/fast/documents", json={"data": {"m": 1}})
+    assert invalid.status_code == 400 and invalid.json()["error"]["details"]["violations"][0]["path"] == "/"
+    transformed = live("POST", f"{BASE}/fast/documents", json={"data": {"n": 1}, "transforms": [{"field": "at", "op": "serverTimestamp"}]})
+    assert transformed.status_code == 201 and transformed.json()["data"]["at"] == transformed.json()["createTime"]
+    public = requests.post(
+        asgi_server.url + f"{BASE}/fast/documents", json={"data": {"n": 1}}, headers={"X-Api-Key": project.publishable_key}, timeout=10
+    )
+    for _ in range(3):  # warm the worker's key cache, then ask again
+        public = requests.post(
+            asgi_server.url + f"{BASE}/fast/documents", json={"data": {"n": 1}}, headers={"X-Api-Key": project.publishable_key}, timeout=10
+        )
+    assert public.status_code == 403 and public.json()["error"]["code"] == "permission_denied"
+    count = live("POST", f"{BASE}/fast/query", json={"aggregate": {"count": True}}).json()
+    assert count == {"aggregates": {"count": 31}}
+    from projects.documents.changelog import changelog_head
+
+    deadline = time.monotonic() + 10
+    while changelog_head(project_id="alpha-app") < 31 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert changelog_head(project_id="alpha-app") == 31
