@@ -14,10 +14,8 @@ import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -28,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import free_port, postgres, redis  # noqa: E402
+from tests.services import free_port  # noqa: E402
 
 PARSE_SOURCE = ROOT.parent / "shared" / "peers" / "parse-server"
 
@@ -281,8 +279,3 @@ def fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-__all__ = [
-    "HttpConnection", "Result", "run_load", "median_result", "postgres", "redis", "our_server", "parse_server",
-    "ensure_parse_installed", "create_database", "drop_database", "psql", "print_table", "fmt", "random_text",
-    "statistics", "tempfile",
-]

@@ -36,13 +36,12 @@ from bench.common import (  # noqa: E402
     median_result,
     our_server,
     parse_server,
-    postgres,
     print_table,
     psql,
     random_text,
-    redis,
     run_load,
 )
+from tests.services import postgres, redis  # noqa: E402
 
 QUERY_DOCS = 100_000
 GET_DOCS = 1_000
@@ -232,9 +231,12 @@ async def raw_postgres(database_url: str, concurrency: int, seconds: float) -> d
 # --- main ---------------------------------------------------------------------------------
 
 
-def measure(host: str, port: int, operations: dict[str, Any], *, concurrencies: list[int], seconds: float, runs: int) -> dict[tuple[str, int], Result]:
+def measure(
+    host: str, port: int, operations: dict[str, Any], *, concurrencies: list[int], seconds: float, runs: int, settle: Any
+) -> dict[tuple[str, int], Result]:
     figures = {}
     for name, operation in operations.items():
+        settle()  # vacuum what the last scenario wrote, so autovacuum does not run mid-measurement
         for concurrency in concurrencies:
             results = [asyncio.run(run_load(host, port, operation, concurrency=concurrency, seconds=seconds)) for _ in range(runs)]
             figures[(name, concurrency)] = median_result(results)
@@ -266,7 +268,10 @@ def main() -> None:
         with our_server(database_url=ours_url, redis_url=redis_url, workers=args.workers, log_dir=log_dir) as server:
             get_ids = seed_ours(server)
             ops = {k: v for k, v in our_operations(server, get_ids).items() if k in only}
-            ours = measure(server.host, server.port, ops, concurrencies=concurrencies, seconds=args.seconds, runs=args.runs)
+            ours = measure(
+                server.host, server.port, ops, concurrencies=concurrencies, seconds=args.seconds, runs=args.runs,
+                settle=lambda: psql(ours_url, "VACUUM ANALYZE"),
+            )
         parse: dict[tuple[str, int], Result] = {}
         if not args.no_parse:
             parse_dir = ensure_parse_installed(Path(args.parse_dir))
@@ -276,7 +281,10 @@ def main() -> None:
             with parse_server(directory=parse_dir, database_url=parse_url, log_dir=log_dir) as port:
                 get_ids = seed_parse(port, parse_url)
                 ops = {k: v for k, v in parse_operations(get_ids).items() if k in only}
-                parse = measure("127.0.0.1", port, ops, concurrencies=concurrencies, seconds=args.seconds, runs=args.runs)
+                parse = measure(
+                    "127.0.0.1", port, ops, concurrencies=concurrencies, seconds=args.seconds, runs=args.runs,
+                    settle=lambda: psql(parse_url, "VACUUM ANALYZE"),
+                )
         raw_url = create_database(admin_url, f"bench_raw_{uuid.uuid4().hex[:6]}")
         stack.callback(drop_database, raw_url)
         print("\nraw PostgreSQL")

@@ -13,6 +13,7 @@ from typing import Any
 
 from baas.api.errors import InvalidArgument
 from baas.api.formats import rfc3339
+from projects.documents.query import json_equal
 from projects.documents.validation import parse_field_path
 
 TRANSFORM_OPS = ("increment", "max", "min", "arrayUnion", "arrayRemove", "serverTimestamp", "delete")
@@ -107,24 +108,9 @@ def _apply_one(parent: dict[str, Any], transform: Transform, now: datetime) -> N
     elif op == "arrayUnion":
         items = list(current) if isinstance(current, list) else []
         for element in value:
-            if not any(_json_equal(element, existing) for existing in items):
+            if not any(json_equal(element, existing) for existing in items):
                 items.append(element)
         parent[key] = items
     elif op == "arrayRemove":
         items = list(current) if isinstance(current, list) else []
-        parent[key] = [item for item in items if not any(_json_equal(item, element) for element in value)]
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """Equality by JSON type: ``1 == true`` is False here, unlike in Python."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if _is_number(a) and _is_number(b):
-        return bool(a == b)
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+        parent[key] = [item for item in items if not any(json_equal(item, element) for element in value)]

@@ -1,4 +1,4 @@
-"""REST edges of documents: parse the request, call one service or selector, render."""
+"""REST edges of collection config (DRF). The document data plane is served by api.py."""
 
 from __future__ import annotations
 
@@ -11,38 +11,9 @@ from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
 from baas.api.views import ProjectApiView
 from projects.documents import config as collection_configs
-from projects.documents import selectors, services
-from projects.documents.services import WriteResult
-from projects.documents.validation import parse_field_path
+from projects.documents import services
 
 OBJECT = OpenApiTypes.OBJECT
-
-
-def _etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def _version_header(request: Request, name: str) -> int | None:
-    """``If-Match: "3"`` (also ``3`` or ``W/"3"``) → 3."""
-    raw = request.headers.get(name)
-    if raw is None:
-        return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or int(value) < 1:
-        raise InvalidArgument(f"{name} must be a document version such as \"3\".", details={"header": name})
-    return int(value)
-
-
-def _fields_param(request: Request) -> tuple[tuple[str, ...], ...] | None:
-    raw = request.query_params.get("fields")
-    if raw is None:
-        return None
-    return tuple(parse_field_path(part.strip(), field="fields") for part in raw.split(",") if part.strip())
-
-
-def _document_response(result: WriteResult, status: int) -> Response:
-    assert result.document is not None
-    return Response(selectors.document_json(result.document), status=status, headers={"ETag": _etag(result.version or 0)})
 
 
 class CollectionsView(ProjectApiView):
