@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+from django.conf import settings
 
 from baas.api.errors import InvalidArgument
 from projects.documents.validation import parse_field_path
@@ -110,18 +111,20 @@ def json_type(value: Any) -> str:
 
 
 def check_operand(value: Any, field: str) -> None:
-    """Operands are JSON values without NUL characters (which jsonb cannot hold)."""
-    stack = [value]
+    """Operands are JSON values without NUL characters (which jsonb cannot hold), nested
+    no deeper than a document may be (deeper ones could never match, nor be serialised)."""
+    limit = settings.BAAS_MAX_DOCUMENT_DEPTH
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         kind = json_type(item)
         if kind == "string" and "\x00" in item:
             raise InvalidArgument("Strings cannot contain the NUL character (U+0000).", details={"field": field})
-        if kind == "array":
-            stack.extend(item)
-        elif kind == "object":
-            stack.extend(item.keys())
-            stack.extend(item.values())
+        if kind in ("array", "object"):
+            if depth >= limit + 1:
+                raise InvalidArgument(f"A value is nested deeper than {limit} levels.", details={"field": field})
+            children = item if kind == "array" else [*item.keys(), *item.values()]
+            stack.extend((child, depth + 1) for child in children)
 
 
 def parse_time(value: Any, field: str) -> datetime:

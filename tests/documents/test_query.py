@@ -198,6 +198,20 @@ def test_order_across_types(typed: Any) -> None:
     assert typed(None, orderBy=[{"field": "$id", "direction": "desc"}])[0] == "true"
 
 
+def test_operand_nested_too_deep_is_400(secret_api: Any) -> None:
+    """Written as text: the test client's encoder itself stops at a few hundred levels."""
+    raw = b'{"where": {"field": "v", "op": "==", "value": ' + b"[" * 300 + b"1" + b"]" * 300 + b"}}"
+    response = secret_api.post(f"{BASE}/typed/query", raw=raw)
+    assert response.status == 400 and response.error_code == "invalid_argument"
+
+
+def _deep_array(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -215,6 +229,7 @@ def test_order_across_types(typed: Any) -> None:
         {"where": {"field": "$createTime", "op": ">", "value": "yesterday"}},
         {"where": {"field": "$id", "op": "==", "value": 5}},
         {"where": {"field": "v", "op": "==", "value": "nul\u0000"}},
+        {"where": {"field": "v", "op": "in", "value": [_deep_array(25)]}},
         {"where": "v == 1"},
         {"limit": 0},
         {"limit": 1001},
