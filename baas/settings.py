@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "baas",
     "projects",
     "projects.documents",
+    "endusers",
     "realtime",
     "functions",
     "dashboard",
@@ -205,6 +206,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/console/login/"
+
+# --- end-user auth ------------------------------------------------------------------------
+# The deployment's public address: access tokens' ``iss`` is this plus the project's path.
+BAAS_PUBLIC_URL = env_str("BAAS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+BAAS_AUTH_ACCESS_TOKEN_LIFETIME = env_int("BAAS_AUTH_ACCESS_TOKEN_LIFETIME", 15 * 60)  # seconds
+# No token lives longer; a retired signing key stays published this long.
+BAAS_AUTH_MAX_TOKEN_LIFETIME = env_int("BAAS_AUTH_MAX_TOKEN_LIFETIME", 24 * 3600)
 
 # --- i18n, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -28,6 +28,7 @@ api_v1 = [
         document_views.CollectionView.as_view(),
         name="collection",
     ),
+    path("projects/<str:project_id>/", include("endusers.urls")),
 ]
 
 urlpatterns = [

@@ -47,8 +47,10 @@ def _fresh_caches() -> Iterator[None]:
     from projects.documents import config
 
     from baas.api import authentication
+    from endusers import keys as enduser_keys
 
     caching.local_clear()
+    enduser_keys.local_clear()
     config.local_clear()
     config._known.clear()
     authentication._last_touch.clear()
@@ -151,6 +153,18 @@ def secret_api(api: Api, project: Any) -> Api:
 @pytest.fixture
 def public_api(api: Api, project: Any) -> Api:
     return api.with_key(project.publishable_key)
+
+
+@pytest.fixture
+def enduser_token(db: Any) -> Any:
+    """``enduser_token(project, uid, claims=None, **kw)``: a real access token for an end
+    user of ``project`` (the ``project`` fixture's value), as sign-in would issue."""
+    from endusers.tokens import access_token_mint
+
+    def mint(project: Any, uid: str, claims: dict[str, Any] | None = None, **kw: Any) -> str:
+        return access_token_mint(project.project.id, uid, claims or {}, **kw)
+
+    return mint
 
 
 @pytest.fixture

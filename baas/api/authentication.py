@@ -1,4 +1,4 @@
-"""Who is calling: API keys, personal access tokens, and (later) end-user tokens.
+"""Who is calling: API keys, personal access tokens, and end-user access tokens.
 
 Plain functions, so the REST views, the WebSocket consumer and any fast path share them.
 """
@@ -15,6 +15,7 @@ from django.db import transaction
 
 from baas.api.context import Origin, RequestContext
 from baas.api.errors import PermissionDenied, Unauthenticated
+from endusers.tokens import access_token_verify, access_token_verify_cached
 from projects import caching
 from projects.models import ROLE_RANK, Role
 from projects.services import PAT_PREFIX, secret_hash
@@ -56,17 +57,32 @@ def authenticate_project_request(
             key_kind=resolved.kind,  # type: ignore[arg-type]
             key_id=resolved.key_id,
             origin=origin,
+            auth=end_user_auth(project_id, token),
         )
     if token and token.startswith(PAT_PREFIX):
         return authenticate_console_token(project_id=project_id, token=token, safe_method=safe_method, origin=origin)
     raise Unauthenticated("Missing API key: send it in the X-Api-Key header.")
 
 
-def authenticate_cached(*, project_id: str, api_key: str | None, origin: Origin = "rest") -> RequestContext | None:
+def end_user_auth(project_id: str, token: str | None) -> dict[str, Any] | None:
+    """The signed-in end user beside a key: a bearer that is not a console token."""
+    if token is None or token.startswith(PAT_PREFIX):
+        return None
+    return access_token_verify(project_id, token)
+
+
+def authenticate_cached(
+    *, project_id: str, api_key: str | None, origin: Origin = "rest", authorization: str | None = None
+) -> RequestContext | None:
     """``authenticate_project_request`` from the process cache alone, for code on an
-    event loop; None when the answer needs I/O (the caller takes the general path)."""
+    event loop; None when the answer needs I/O (the caller takes the general path).
+
+    Callers must pass the request's ``authorization`` header: an end-user token is
+    verified here when its key is cached, else the general path verifies it.
+    """
     if not api_key or api_key[:3] not in ("pk_", "sk_"):
         return None
+    token = bearer_token(authorization)
     resolved = caching.api_key_peek(secret_hash(api_key))
     if resolved is False:
         return None
@@ -74,7 +90,12 @@ def authenticate_cached(*, project_id: str, api_key: str | None, origin: Origin 
         raise Unauthenticated("Invalid API key for this project.")
     if time.monotonic() - _last_touch.get(resolved.key_id, -TOUCH_INTERVAL_SECONDS) >= TOUCH_INTERVAL_SECONDS:  # type: ignore[union-attr]
         return None  # recording the key's use touches the cache and the broker
-    return RequestContext(project_id=project_id, key_kind=resolved.kind, key_id=resolved.key_id, origin=origin)  # type: ignore[union-attr,arg-type]
+    auth: dict[str, Any] | None = None
+    if token is not None and not token.startswith(PAT_PREFIX):
+        auth = access_token_verify_cached(project_id, token)
+        if auth is None:
+            return None
+    return RequestContext(project_id=project_id, key_kind=resolved.kind, key_id=resolved.key_id, origin=origin, auth=auth)  # type: ignore[union-attr,arg-type]
 
 
 def authenticate_console_token(*, project_id: str, token: str, safe_method: bool, origin: Origin) -> RequestContext:

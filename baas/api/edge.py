@@ -182,7 +182,11 @@ async def dispatch_fast(route: Route, request: EdgeRequest, handler: FastHandler
     token = request_id_var.set(request.request_id)
     try:
         if "project_id" in request.params:
-            ctx = authenticate_cached(project_id=request.params["project_id"], api_key=request.header("x-api-key"))
+            ctx = authenticate_cached(
+                project_id=request.params["project_id"],
+                api_key=request.header("x-api-key"),
+                authorization=request.header("authorization"),
+            )
             if ctx is None:
                 return None
             apply_rate_limits(ip=request.client_ip, caller=f"key:{ctx.key_id}")

@@ -1,0 +1,168 @@
+"""Access tokens: JWTs signed with the project's key, verified offline by anyone with
+the project's JWKS.
+
+The verified value is the ``auth`` variable of security rules:
+``{"uid", "token": {<custom claims>, "email", "email_verified", "anonymous", "sub",
+"iat", "exp", "aud", "iss"}}``. Custom claims sit flat in the JWT payload, as Firebase
+puts them, so a project's own backend reads them without a translation step.
+
+PyJWT directly rather than simplejwt's ``TokenBackend``: that backend signs with one
+global key and writes no ``kid`` header, and per-project keys found by ``kid`` are the
+point here.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import orjson
+from django.conf import settings
+
+from baas.api.errors import InvalidArgument, Unauthenticated
+from endusers import keys
+
+STANDARD_CLAIMS = frozenset({"sub", "iat", "exp", "aud", "iss", "nbf", "jti", "kid"})
+RESERVED_CLAIMS = STANDARD_CLAIMS | {
+    "email", "email_verified", "anonymous", "uid", "auth_time", "firebase", "user_id", "azp", "typ", "token_use",
+}
+MAX_CLAIMS_BYTES = 1000
+MAX_UID_LENGTH = 128
+_REQUIRED = ["exp", "iat", "sub", "aud", "iss"]
+_OPTIONS = {"require": _REQUIRED, "verify_exp": False, "verify_iat": False, "verify_nbf": False}
+
+
+def _now() -> int:
+    """The clock tokens are minted and checked against (one place, so tests can move it)."""
+    return int(time.time())
+
+
+def project_issuer(project_id: str) -> str:
+    """The ``iss`` of a project's tokens: the project's URL under this deployment."""
+    return f"{settings.BAAS_PUBLIC_URL}/v1/projects/{project_id}"
+
+
+def claims_check(claims: Any, *, field: str = "claims") -> dict[str, Any]:
+    """Custom claims: a JSON object of at most 1000 bytes that names no reserved claim."""
+    if claims is None:
+        return {}
+    if not isinstance(claims, dict):
+        raise InvalidArgument(f"'{field}' must be a JSON object.", details={"field": field})
+    reserved = sorted(name for name in claims if name in RESERVED_CLAIMS)
+    if reserved:
+        raise InvalidArgument(
+            f"'{field}' may not set reserved claims: {', '.join(reserved)}.", details={"field": field, "reserved": reserved}
+        )
+    try:
+        encoded = orjson.dumps(claims)
+    except TypeError:
+        raise InvalidArgument(f"'{field}' must be plain JSON.", details={"field": field}) from None
+    if len(encoded) > MAX_CLAIMS_BYTES:
+        raise InvalidArgument(
+            f"'{field}' must encode to at most {MAX_CLAIMS_BYTES} bytes.", details={"field": field, "limitBytes": MAX_CLAIMS_BYTES}
+        )
+    return claims
+
+
+def uid_check(uid: Any, *, field: str = "uid") -> str:
+    if not isinstance(uid, str) or not 1 <= len(uid) <= MAX_UID_LENGTH or not uid.isprintable():
+        raise InvalidArgument(f"'{field}' must be 1-{MAX_UID_LENGTH} printable characters.", details={"field": field})
+    return uid
+
+
+def _lifetime_seconds(lifetime: int | float | timedelta | None) -> int:
+    if lifetime is None:
+        return int(settings.BAAS_AUTH_ACCESS_TOKEN_LIFETIME)
+    seconds = int(lifetime.total_seconds() if isinstance(lifetime, timedelta) else lifetime)
+    if not 1 <= seconds <= settings.BAAS_AUTH_MAX_TOKEN_LIFETIME:
+        raise InvalidArgument(f"Token lifetime must be 1-{settings.BAAS_AUTH_MAX_TOKEN_LIFETIME} seconds.")
+    return seconds
+
+
+def access_token_mint(
+    project_id: str,
+    uid: str,
+    claims: dict[str, Any] | None = None,
+    *,
+    email: str | None = None,
+    email_verified: bool = False,
+    anonymous: bool = False,
+    lifetime: int | float | timedelta | None = None,
+) -> str:
+    """Sign an access token for ``uid`` with the project's current key.
+
+    Raises InvalidArgument for reserved or oversized claims; creates the project's first
+    key when it has none (so this may write, outside any caller's lock).
+    """
+    uid_check(uid)
+    custom = claims_check(claims)
+    now = _now()
+    payload = {
+        **custom,
+        "email": email,
+        "email_verified": bool(email_verified),
+        "anonymous": bool(anonymous),
+        "sub": uid,
+        "iat": now,
+        "exp": now + _lifetime_seconds(lifetime),
+        "aud": project_id,
+        "iss": project_issuer(project_id),
+    }
+    signer = keys.signer_for(project_id)
+    return jwt.encode(payload, signer.private_key, algorithm=keys.ALGORITHM, headers={"kid": signer.kid})
+
+
+def _kid_of(token: str) -> str:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Unauthenticated("Invalid access token.") from None
+    kid = header.get("kid")
+    if header.get("alg") != keys.ALGORITHM or not isinstance(kid, str) or not kid:
+        raise Unauthenticated("Invalid access token.")
+    return kid
+
+
+def _decode(project_id: str, token: str, public_key: Any) -> dict[str, Any]:
+    if public_key is None:
+        raise Unauthenticated("Invalid access token.")
+    try:
+        payload = jwt.decode(
+            token,
+            public_key,
+            algorithms=[keys.ALGORITHM],
+            audience=project_id,
+            issuer=project_issuer(project_id),
+            options=_OPTIONS,  # type: ignore[arg-type]
+        )
+    except jwt.PyJWTError:
+        raise Unauthenticated("Invalid access token.") from None
+    # Expiry against our own clock, with no leeway: a token is good until ``exp``.
+    exp, sub = payload.get("exp"), payload.get("sub")
+    if not isinstance(exp, int) or exp <= _now():
+        raise Unauthenticated("The access token has expired.", details={"reason": "expired"})
+    if not isinstance(sub, str) or not sub:
+        raise Unauthenticated("Invalid access token.")
+    return {"uid": sub, "token": payload}
+
+
+def access_token_verify(project_id: str, token: str) -> dict[str, Any]:
+    """The rules' ``auth`` value for a token of ``project_id``; Unauthenticated (401) for
+    another project's, an expired, a tampered or an unknown-key token.
+
+    No I/O once the key is in the process cache (one indexed query per kid a minute).
+    """
+    kid = _kid_of(token)
+    return _decode(project_id, token, keys.public_key_lookup(project_id, kid))
+
+
+def access_token_verify_cached(project_id: str, token: str) -> dict[str, Any] | None:
+    """``access_token_verify`` without I/O, for code on an event loop: None when the key
+    is not in the process cache (the caller takes the general path)."""
+    kid = _kid_of(token)
+    public_key = keys.public_key_peek(project_id, kid)
+    if public_key is False:
+        return None
+    return _decode(project_id, token, public_key)
