@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from baas.api.edge import Route, Router
 from projects.documents.api import ROUTES as DOCUMENT_ROUTES
+from projects.rules.api import ROUTES as RULES_ROUTES
 
-EDGE_ROUTES: list[Route] = [*DOCUMENT_ROUTES]
+EDGE_ROUTES: list[Route] = [*DOCUMENT_ROUTES, *RULES_ROUTES]
 edge_router = Router(EDGE_ROUTES)

@@ -10,3 +10,13 @@ def rfc3339(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """An aware datetime from RFC 3339 text; naive times are refused (ValueError)."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("no time zone")
+    return parsed

@@ -15,6 +15,7 @@ from baas.api.formats import rfc3339
 from projects.documents import indexes as doc_indexes
 from projects.documents.models import Collection
 from projects.documents.validation import check_collection_name, check_schema, parse_field_path
+from projects.rules.engine import rule_compile
 
 RULE_OPERATIONS = ("get", "list", "create", "update", "delete", "read", "write")
 MAX_INDEXES, MAX_INDEX_FIELDS = 32, 8
@@ -126,8 +127,7 @@ def parse_rules(raw: Any) -> dict[str, str]:
                 f"Unknown rule operation {operation!r}; expected {', '.join(RULE_OPERATIONS)}.",
                 details={"field": f"rules.{operation}"},
             )
-        if not isinstance(expression, str) or not expression.strip() or len(expression) > 10_000:
-            raise InvalidArgument("A rule is a non-empty expression string.", details={"field": f"rules.{operation}"})
+        rule_compile(expression, field=f"rules.{operation}")
     return dict(raw)
 
 
@@ -204,11 +204,23 @@ def collections_list(*, ctx: RequestContext) -> list[Collection]:
     return list(Collection.objects.for_project(ctx.project_id).order_by("name"))
 
 
+def list_rule_mode(rules: dict[str, str]) -> str | None:
+    """"sql" or "evaluated" for the list rule (None without one), so users see the cost."""
+    source = rules.get("list") or rules.get("read")
+    if not source:
+        return None
+    try:
+        return rule_compile(source).list_mode
+    except InvalidArgument:
+        return None
+
+
 def collection_json(row: Collection) -> dict[str, Any]:
     return {
         "name": row.name,
         "schema": row.schema,
         "rules": row.rules or {},
+        "listRuleMode": list_rule_mode(row.rules or {}),
         "indexes": row.indexes or [],
         "version": row.config_version,
         "createTime": rfc3339(row.created_at),

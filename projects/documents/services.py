@@ -110,24 +110,28 @@ def _apply(ctx: RequestContext, write: Write, now: datetime) -> WriteResult:
     if write.op == "create" and not write.transforms and write.if_version is None:
         return _insert_or_conflict(ctx, config, doc_id, write.data or {}, now)
     current = store.document_fetch(project_id=project_id, collection=collection, doc_id=doc_id, lock=True)
-    if write.if_version is not None and (current is None or current.version != write.if_version):
-        raise FailedPrecondition(
-            "The document's version does not match.",
-            details={"expected": write.if_version, "actual": current.version if current else None},
-        )
+    # Rules are checked before anything that depends on the stored document (not found,
+    # already exists, version mismatch), so a denied caller learns nothing about it.
     if write.op == "delete":
+        check_document_access(
+            ctx=ctx, config=config, operation="delete", resource=_resource(current) if current else None, request_data=None
+        )
+        _check_version(write, current)
         return _delete(ctx, config, current, doc_id, now)
+    if write.op == "update" and current is None:
+        check_document_access(ctx=ctx, config=config, operation="update", resource=None, request_data=write.data)
+        raise NotFound(f"Document {collection}/{doc_id} not found.")
+    new_data = merge_patch(current.data, write.data) if write.op == "update" and current else (write.data or {})
+    new_data = apply_transforms(new_data, list(write.transforms), now=now)
+    if current is None or write.op == "create":
+        check_document_access(ctx=ctx, config=config, operation="create", resource=None, request_data=new_data)
+    else:
+        check_document_access(ctx=ctx, config=config, operation="update", resource=_resource(current), request_data=new_data)
+    _check_version(write, current)
     if write.op == "create" and current is not None:
         raise AlreadyExists(f"Document {collection}/{doc_id} already exists.")
-    if write.op == "update":
-        if current is None:
-            raise NotFound(f"Document {collection}/{doc_id} not found.")
-        new_data = merge_patch(current.data, write.data)
-    else:
-        new_data = write.data or {}
-    new_data = apply_transforms(new_data, list(write.transforms), now=now)
     if current is None:
-        inserted = _insert(ctx, config, doc_id, new_data, now)
+        inserted = _insert(ctx, config, doc_id, new_data, now, checked=True)
         if inserted is not None:
             return inserted
         if write.op == "create":
@@ -135,8 +139,8 @@ def _apply(ctx: RequestContext, write: Write, now: datetime) -> WriteResult:
         # A concurrent writer created it after our read: replace what it wrote.
         current = store.document_fetch(project_id=project_id, collection=collection, doc_id=doc_id, lock=True)
         assert current is not None
+        check_document_access(ctx=ctx, config=config, operation="update", resource=_resource(current), request_data=new_data)
     encoded = _validated(config, new_data)
-    check_document_access(ctx=ctx, config=config, operation="update", resource=_resource(current), request_data=new_data)
     version = current.version + 1
     store.document_replace(row_id=current.row_id, data_json=encoded, version=version, now=now)
     store.change_append(
@@ -153,6 +157,14 @@ def _apply(ctx: RequestContext, write: Write, now: datetime) -> WriteResult:
     return WriteResult(doc_id, version, document)
 
 
+def _check_version(write: Write, current: StoredDocument | None) -> None:
+    if write.if_version is not None and (current is None or current.version != write.if_version):
+        raise FailedPrecondition(
+            "The document's version does not match.",
+            details={"expected": write.if_version, "actual": current.version if current else None},
+        )
+
+
 def _insert_or_conflict(
     ctx: RequestContext, config: CollectionConfig, doc_id: str, data: dict[str, Any], now: datetime
 ) -> WriteResult:
@@ -163,11 +175,12 @@ def _insert_or_conflict(
 
 
 def _insert(
-    ctx: RequestContext, config: CollectionConfig, doc_id: str, data: dict[str, Any], now: datetime
+    ctx: RequestContext, config: CollectionConfig, doc_id: str, data: dict[str, Any], now: datetime, *, checked: bool = False
 ) -> WriteResult | None:
     """None when the id is taken (the transaction stays usable)."""
     encoded = _validated(config, data)
-    check_document_access(ctx=ctx, config=config, operation="create", resource=None, request_data=data)
+    if not checked:
+        check_document_access(ctx=ctx, config=config, operation="create", resource=None, request_data=data)
     collection_ensure(project_id=ctx.project_id, name=config.name)
     row_id = store.document_insert(
         project_id=ctx.project_id, collection=config.name, doc_id=doc_id, data_json=encoded, now=now
@@ -191,9 +204,6 @@ def _insert(
 def _delete(
     ctx: RequestContext, config: CollectionConfig, current: StoredDocument | None, doc_id: str, now: datetime
 ) -> WriteResult:
-    check_document_access(
-        ctx=ctx, config=config, operation="delete", resource=_resource(current) if current else None, request_data=None
-    )
     if current is None:
         return WriteResult(doc_id, None, None)
     store.document_remove(row_id=current.row_id)

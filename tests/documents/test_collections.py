@@ -134,13 +134,14 @@ def test_declared_index_is_built_and_used_by_the_planner(transactional_db: Any, 
 
     from baas.api.context import RequestContext
     from projects.documents.query import parse_query
+    from projects.documents.access import ListAccess
     from projects.documents.selectors import _where_clauses
     from projects.documents.sql import Compiler
 
     def plan(body: dict[str, Any]) -> str:
         query = parse_query(body)
         compiler = Compiler("postgresql")
-        where = _where_clauses(compiler, RequestContext(project_id="alpha-app", key_kind="secret"), "scores", query, paging=True)
+        where = _where_clauses(compiler, RequestContext(project_id="alpha-app", key_kind="secret"), "scores", query, ListAccess(), paging=True)
         sql = f"EXPLAIN SELECT d.id FROM baas_document d WHERE {where} ORDER BY {compiler.order_by(query.order)} LIMIT 21"
         with connection.cursor() as cursor:
             cursor.execute(sql, compiler.params)
