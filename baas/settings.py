@@ -213,6 +213,11 @@ BAAS_PUBLIC_URL = env_str("BAAS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"
 BAAS_AUTH_ACCESS_TOKEN_LIFETIME = env_int("BAAS_AUTH_ACCESS_TOKEN_LIFETIME", 15 * 60)  # seconds
 # No token lives longer; a retired signing key stays published this long.
 BAAS_AUTH_MAX_TOKEN_LIFETIME = env_int("BAAS_AUTH_MAX_TOKEN_LIFETIME", 24 * 3600)
+BAAS_AUTH_REFRESH_TOKEN_LIFETIME = env_int("BAAS_AUTH_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600)  # per token; use renews
+# End users' Argon2id cost (OWASP's baseline); console users keep Django's defaults.
+BAAS_AUTH_ARGON2_MEMORY_KIB = env_int("BAAS_AUTH_ARGON2_MEMORY_KIB", 19 * 1024)
+BAAS_AUTH_ARGON2_TIME_COST = env_int("BAAS_AUTH_ARGON2_TIME_COST", 2)
+BAAS_AUTH_ARGON2_PARALLELISM = env_int("BAAS_AUTH_ARGON2_PARALLELISM", 1)
 
 # --- i18n, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

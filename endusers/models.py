@@ -35,3 +35,68 @@ class SigningKey(models.Model):
 
     def __repr__(self) -> str:
         return f"<SigningKey {self.kid} of {self.project_id}>"
+
+
+class EndUser(models.Model):
+    """A user of one project's app (never a console user).
+
+    ``email_normalized`` is the case-folded address and unique per project; ``password``
+    is a Django password hash, empty when the user signs in another way (anonymous,
+    OAuth, custom tokens).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="end_users")
+    uid = models.CharField(max_length=128)
+    email = models.CharField(max_length=254, null=True, blank=True)
+    email_normalized = models.CharField(max_length=254, null=True, blank=True)
+    email_verified = models.BooleanField(default=False)
+    password = models.CharField(max_length=256, blank=True, default="")
+    display_name = models.CharField(max_length=200, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    claims = models.JSONField(default=dict, blank=True)
+    is_anonymous = models.BooleanField(default=False)
+    disabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectScopedManager["EndUser"]()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "uid"], name="end_user_uid_unique"),
+            models.UniqueConstraint(
+                fields=["project", "email_normalized"],
+                condition=models.Q(email_normalized__isnull=False),
+                name="end_user_email_unique",
+            ),
+        ]
+
+    def __repr__(self) -> str:
+        return f"<EndUser {self.uid} of {self.project_id}>"
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password)
+
+
+class RefreshToken(models.Model):
+    """One link in a session's chain of refresh tokens; only the SHA-256 is kept.
+
+    Every use marks the token used and issues the next one in the same ``family``;
+    presenting a used token again means it leaked, and the whole family is revoked.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="refresh_tokens")
+    family = models.CharField(max_length=32, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectScopedManager["RefreshToken"]()
+
+    def __repr__(self) -> str:
+        return f"<RefreshToken {self.pk} of {self.user_id}>"

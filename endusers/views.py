@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from baas.api.views import ApiView
-from endusers import keys
+from baas.api.errors import InvalidArgument
+from baas.api.inputs import body_object
+from baas.api.views import ApiView, ProjectApiView
+from endusers import keys, selectors, services
 
 OBJECT = OpenApiTypes.OBJECT
 JWKS_MAX_AGE = 300
+
+
+def fields_of(request: Request, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    """The JSON body, refusing unknown fields (a typo must not pass silently)."""
+    data = body_object(request)
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidArgument(f"Unknown fields: {', '.join(unknown)}.", details={"fields": unknown})
+    for name in sorted(required):
+        if not isinstance(data.get(name), str):
+            raise InvalidArgument(f"'{name}' is required and must be a string.", details={"field": name})
+    return data
 
 
 class JwksView(ApiView):
@@ -22,3 +38,93 @@ class JwksView(ApiView):
         document = keys.jwks_document(project_id=project_id)
         # Verifiers cache this; a token with a new kid sends them back for a fresh copy.
         return Response(document, headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"})
+
+
+class PublicAuthView(ProjectApiView):
+    """Sign-in calls: an API key of the project, and no end-user token (an expired one
+    sent along by habit must not stand in the way of getting a new one)."""
+
+    def authorization_of(self, request: Request) -> str | None:
+        return None
+
+
+class SignedInView(ProjectApiView):
+    """Calls of the signed-in user: an API key and ``Authorization: Bearer <access token>``."""
+
+
+def _session(session: services.Session, status: int = 200) -> Response:
+    return Response(selectors.session_json(session), status=status, headers={"Cache-Control": "no-store"})
+
+
+class SignupView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create an account with email and password", operation_id="auth_signup")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"email", "password", "displayName"}, {"email", "password"})
+        session = services.user_signup(
+            ctx=self.ctx_of(request), email=data["email"], password=data["password"], display_name=data.get("displayName")
+        )
+        return _session(session, 201)
+
+
+class LoginView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Sign in with email and password", operation_id="auth_login")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"email", "password"}, {"email", "password"})
+        return _session(services.session_login(ctx=self.ctx_of(request), email=data["email"], password=data["password"]))
+
+
+class AnonymousView(PublicAuthView):
+    @extend_schema(request=None, responses={201: OBJECT}, summary="Sign in as a new anonymous user", operation_id="auth_anonymous")
+    def post(self, request: Request, project_id: str) -> Response:
+        fields_of(request, set())
+        return _session(services.session_anonymous(ctx=self.ctx_of(request)), 201)
+
+
+class RefreshView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Trade a refresh token for new tokens", operation_id="auth_refresh")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"refreshToken"}, {"refreshToken"})
+        return _session(services.session_refresh(ctx=self.ctx_of(request), refresh_token=data["refreshToken"]))
+
+
+class LogoutView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses={204: None}, summary="End the session of a refresh token", operation_id="auth_logout")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"refreshToken"}, {"refreshToken"})
+        services.session_logout(ctx=self.ctx_of(request), refresh_token=data["refreshToken"])
+        return Response(status=204)
+
+
+class LinkView(SignedInView):
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Give an anonymous user an email and password (same uid)", operation_id="auth_link")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"email", "password"}, {"email", "password"})
+        return _session(services.user_link(ctx=self.ctx_of(request), email=data["email"], password=data["password"]))
+
+
+class MeView(SignedInView):
+    @extend_schema(responses=OBJECT, summary="The signed-in user", operation_id="auth_me_get")
+    def get(self, request: Request, project_id: str) -> Response:
+        return Response({"user": selectors.user_json(services.user_of(self.ctx_of(request)))})
+
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Change the signed-in user's displayName or data", operation_id="auth_me_update")
+    def patch(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"displayName", "data"})
+        changes = {key: data[name] for name, key in (("displayName", "display_name"), ("data", "data")) if name in data}
+        user = services.user_update_self(ctx=self.ctx_of(request), **changes)
+        return Response({"user": selectors.user_json(user)})
+
+    @extend_schema(responses={204: None}, summary="Delete the signed-in user", operation_id="auth_me_delete")
+    def delete(self, request: Request, project_id: str) -> Response:
+        services.user_delete_self(ctx=self.ctx_of(request))
+        return Response(status=204)
+
+
+class MePasswordView(SignedInView):
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Change the password; other sessions end", operation_id="auth_me_password")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"currentPassword", "newPassword"}, {"currentPassword", "newPassword"})
+        session = services.password_change(
+            ctx=self.ctx_of(request), current_password=data["currentPassword"], new_password=data["newPassword"]
+        )
+        return _session(session)

@@ -74,7 +74,7 @@ class ProjectApiView(ApiView):
             ctx = authenticate_project_request(
                 project_id=kwargs["project_id"],
                 api_key=request.headers.get("X-Api-Key"),
-                authorization=request.headers.get("Authorization"),
+                authorization=self.authorization_of(request),
                 safe_method=request.method in SAFE_METHODS,
             )
         except Exception:
@@ -85,6 +85,11 @@ class ProjectApiView(ApiView):
         if self.secret_only and not ctx.is_privileged:
             raise PermissionDenied("This call needs a secret key.")
         request.ctx = ctx
+
+    def authorization_of(self, request: Request) -> str | None:
+        """The Authorization header this view authenticates with (a view that must work
+        with an expired end-user token, such as a token refresh, can leave it out)."""
+        return request.headers.get("Authorization")
 
     @staticmethod
     def ctx_of(request: Request) -> RequestContext:

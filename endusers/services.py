@@ -1,0 +1,332 @@
+"""Writes on end users and their sessions. Views, the console and functions call these.
+
+Every function takes ``ctx`` first and touches only ``ctx.project_id``'s rows; a user or
+token of another project is "not found" (or the same 401 as an unknown one).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from baas.api.context import RequestContext
+from baas.api.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
+from endusers import passwords
+from endusers.models import EndUser, RefreshToken
+from endusers.tokens import access_token_mint, claims_check, uid_check
+from projects.services import secret_hash
+
+REFRESH_PREFIX = "rt_"
+MAX_DATA_BYTES = 16 * 1024
+LOGIN_FAILED = "Invalid email or password."
+REFRESH_INVALID = "Invalid or expired refresh token."
+
+# Sent after commit with (project_id, uid, kind): "created", "updated", "deleted".
+end_user_changed = Signal()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: EndUser
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+# --- input checks -------------------------------------------------------------------------
+
+
+def email_check(email: Any, *, field: str = "email") -> tuple[str, str]:
+    """(the address as given, trimmed; its case-folded form for uniqueness and lookup)."""
+    if not isinstance(email, str) or not email.strip():
+        raise InvalidArgument(f"'{field}' is required.", details={"field": field})
+    email = email.strip()
+    if len(email) > 254:
+        raise InvalidArgument(f"'{field}' is longer than 254 characters.", details={"field": field})
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidArgument(f"'{field}' is not a valid email address.", details={"field": field}) from None
+    return email, email.casefold()
+
+
+def display_name_check(value: Any, *, field: str = "displayName") -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > 200 or not value.isprintable():
+        raise InvalidArgument(f"'{field}' must be at most 200 printable characters.", details={"field": field})
+    return value
+
+
+def data_check(value: Any, *, field: str = "data") -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"'{field}' must be a JSON object.", details={"field": field})
+    if len(orjson.dumps(value)) > MAX_DATA_BYTES:
+        raise InvalidArgument(f"'{field}' must encode to at most {MAX_DATA_BYTES} bytes.", details={"field": field})
+    return value
+
+
+def _emit(project_id: str, uid: str, kind: str) -> None:
+    transaction.on_commit(
+        lambda: end_user_changed.send(sender=EndUser, project_id=project_id, uid=uid, kind=kind), robust=True
+    )
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def access_token_for(user: EndUser) -> tuple[str, int]:
+    lifetime = int(settings.BAAS_AUTH_ACCESS_TOKEN_LIFETIME)
+    token = access_token_mint(
+        user.project_id,
+        user.uid,
+        user.claims,
+        email=user.email,
+        email_verified=user.email_verified,
+        anonymous=user.is_anonymous,
+        lifetime=lifetime,
+    )
+    return token, lifetime
+
+
+def _refresh_create(user: EndUser, *, family: str | None = None) -> str:
+    plain = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    RefreshToken.objects.for_project(user.project_id).create(
+        project_id=user.project_id,
+        user=user,
+        family=family or secrets.token_hex(16),
+        token_hash=secret_hash(plain),
+        expires_at=timezone.now() + timedelta(seconds=settings.BAAS_AUTH_REFRESH_TOKEN_LIFETIME),
+    )
+    return plain
+
+
+def session_start(user: EndUser, *, family: str | None = None) -> Session:
+    """A new access token and refresh token (a new family unless continuing one)."""
+    refresh = _refresh_create(user, family=family)
+    access, lifetime = access_token_for(user)
+    return Session(user=user, access_token=access, refresh_token=refresh, expires_in=lifetime)
+
+
+def sessions_revoke(*, project_id: str, user: EndUser) -> int:
+    """Every refresh token of the user stops working at once."""
+    return (
+        RefreshToken.objects.for_project(project_id)
+        .filter(user=user, revoked_at__isnull=True)
+        .update(revoked_at=timezone.now())
+    )
+
+
+def _signed_in(user: EndUser) -> None:
+    user.last_sign_in_at = timezone.now()
+    EndUser.objects.for_project(user.project_id).filter(pk=user.pk).update(last_sign_in_at=user.last_sign_in_at)
+
+
+def user_create(
+    *,
+    ctx: RequestContext,
+    email: Any = None,
+    password: Any = None,
+    display_name: Any = None,
+    uid: Any = None,
+    data: Any = None,
+    claims: Any = None,
+    email_verified: bool = False,
+    anonymous: bool = False,
+    disabled: bool = False,
+) -> EndUser:
+    """Create a user; 409 when the uid or the email is taken in this project."""
+    normalized = None
+    if email is not None:
+        email, normalized = email_check(email)
+    user = EndUser(
+        project_id=ctx.project_id,
+        uid=uid_check(uid) if uid is not None else secrets.token_urlsafe(21),
+        email=email,
+        email_normalized=normalized,
+        email_verified=bool(email_verified),
+        display_name=display_name_check(display_name),
+        data=data_check(data),
+        claims=claims_check(claims),
+        is_anonymous=anonymous,
+        disabled=disabled,
+    )
+    if password is not None:
+        user.password = passwords.password_hash(passwords.password_check_new(password, user=user))
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError:
+        raise _conflict(ctx.project_id, uid=user.uid, normalized=normalized) from None
+    _emit(ctx.project_id, user.uid, "created")
+    return user
+
+
+def _conflict(project_id: str, *, uid: str, normalized: str | None) -> AlreadyExists:
+    if normalized is not None and EndUser.objects.for_project(project_id).filter(email_normalized=normalized).exists():
+        return AlreadyExists("An account with this email already exists.", details={"field": "email"})
+    return AlreadyExists("A user with this uid already exists.", details={"field": "uid"})
+
+
+def user_signup(*, ctx: RequestContext, email: Any, password: Any, display_name: Any = None) -> Session:
+    with transaction.atomic():
+        user = user_create(ctx=ctx, email=email, password=password, display_name=display_name)
+        _signed_in(user)
+        return session_start(user)
+
+
+def session_anonymous(*, ctx: RequestContext) -> Session:
+    with transaction.atomic():
+        user = user_create(ctx=ctx, anonymous=True)
+        _signed_in(user)
+        return session_start(user)
+
+
+def session_login(*, ctx: RequestContext, email: Any, password: Any) -> Session:
+    """Email and password. A wrong email and a wrong password are the same 401 after the
+    same work (a dummy hash is checked when there is no user); a disabled account is 403,
+    told only to someone who knows its password."""
+    normalized = email.strip().casefold() if isinstance(email, str) else ""
+    user = EndUser.objects.for_project(ctx.project_id).filter(email_normalized=normalized).first() if normalized else None
+    if not passwords.password_matches(password, user.password if user is not None else ""):
+        raise Unauthenticated(LOGIN_FAILED)
+    assert user is not None
+    if user.disabled:
+        raise PermissionDenied("This account is disabled.")
+    with transaction.atomic():
+        _signed_in(user)
+        return session_start(user)
+
+
+def session_refresh(*, ctx: RequestContext, refresh_token: Any) -> Session:
+    """Trade a refresh token for a new pair. Each token works once: a second use means
+    it leaked, and every token of its family is revoked (the newest one included)."""
+    if not isinstance(refresh_token, str) or not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > 200:
+        raise Unauthenticated(REFRESH_INVALID)
+    tokens = RefreshToken.objects.for_project(ctx.project_id)
+    now = timezone.now()
+    reused = False
+    with transaction.atomic():
+        row = tokens.select_related("user").filter(token_hash=secret_hash(refresh_token)).first()
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise Unauthenticated(REFRESH_INVALID)
+        # The conditional update is the claim: of two concurrent uses, one wins.
+        if tokens.filter(pk=row.pk, used_at__isnull=True, revoked_at__isnull=True).update(used_at=now) == 1:
+            user = row.user
+            if user.disabled:
+                sessions_revoke(project_id=ctx.project_id, user=user)
+            else:
+                return session_start(user, family=row.family)
+        else:
+            reused = True
+            tokens.filter(family=row.family, revoked_at__isnull=True).update(revoked_at=now)
+    if reused:
+        raise Unauthenticated(REFRESH_INVALID, details={"reason": "reused"})
+    raise PermissionDenied("This account is disabled.")
+
+
+def session_logout(*, ctx: RequestContext, refresh_token: Any) -> None:
+    """End the session the token belongs to; an unknown token is no error (nothing to end)."""
+    if not isinstance(refresh_token, str) or not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > 200:
+        raise InvalidArgument("'refreshToken' is required.", details={"field": "refreshToken"})
+    tokens = RefreshToken.objects.for_project(ctx.project_id)
+    family = tokens.filter(token_hash=secret_hash(refresh_token)).values_list("family", flat=True).first()
+    if family is not None:
+        tokens.filter(family=family, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+# --- the signed-in user -------------------------------------------------------------------
+
+
+def user_of(ctx: RequestContext) -> EndUser:
+    """The user behind ``ctx.auth``: 401 without a token or when the user is gone, 403
+    when disabled."""
+    if ctx.auth is None:
+        raise Unauthenticated("Sign in first: send 'Authorization: Bearer <access token>'.")
+    user = EndUser.objects.for_project(ctx.project_id).filter(uid=ctx.auth["uid"]).first()
+    if user is None:
+        raise Unauthenticated("This user no longer exists.")
+    if user.disabled:
+        raise PermissionDenied("This account is disabled.")
+    return user
+
+
+def user_link(*, ctx: RequestContext, email: Any, password: Any) -> Session:
+    """An anonymous user keeps its uid and data and gains an email and password."""
+    user = user_of(ctx)
+    if not user.is_anonymous:
+        raise FailedPrecondition("Only an anonymous user can be linked to an email and password.")
+    user.email, user.email_normalized = email_check(email)
+    user.password = passwords.password_hash(passwords.password_check_new(password, user=user))
+    user.is_anonymous = False
+    user.email_verified = False
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "email_normalized", "password", "is_anonymous", "email_verified", "updated_at"])
+            _emit(ctx.project_id, user.uid, "updated")
+            return session_start(user)
+    except IntegrityError:
+        raise AlreadyExists("An account with this email already exists.", details={"field": "email"}) from None
+
+
+_UNSET: Any = object()
+
+
+def user_update_self(*, ctx: RequestContext, display_name: Any = _UNSET, data: Any = _UNSET) -> EndUser:
+    user = user_of(ctx)
+    fields = ["updated_at"]
+    if display_name is not _UNSET:
+        user.display_name = display_name_check(display_name)
+        fields.append("display_name")
+    if data is not _UNSET:
+        user.data = data_check(data)
+        fields.append("data")
+    with transaction.atomic():
+        user.save(update_fields=fields)
+        _emit(ctx.project_id, user.uid, "updated")
+    return user
+
+
+def user_delete_self(*, ctx: RequestContext) -> None:
+    user = user_of(ctx)
+    user_delete(ctx=ctx, user=user)
+
+
+def user_delete(*, ctx: RequestContext, user: EndUser) -> None:
+    """Delete the user and every refresh token (cascade); access tokens already issued
+    run out within their lifetime."""
+    with transaction.atomic():
+        EndUser.objects.for_project(ctx.project_id).filter(pk=user.pk).delete()
+        _emit(ctx.project_id, user.uid, "deleted")
+
+
+def password_change(*, ctx: RequestContext, current_password: Any, new_password: Any) -> Session:
+    """Needs the current password; every other session ends, and this one restarts."""
+    user = user_of(ctx)
+    if not user.has_password:
+        raise FailedPrecondition("This account has no password; link one first.")
+    if not passwords.password_matches(current_password, user.password):
+        raise Unauthenticated("The current password is wrong.", details={"field": "currentPassword"})
+    user.password = passwords.password_hash(passwords.password_check_new(new_password, user=user, field="newPassword"))
+    with transaction.atomic():
+        user.save(update_fields=["password", "updated_at"])
+        sessions_revoke(project_id=ctx.project_id, user=user)
+        return session_start(user)
