@@ -144,7 +144,13 @@ class _Builder:
             if op is None:
                 raise NotCompilable(op_node.data)
             left, right = self.operand(op_node.children[0]), self.operand(right_tree)
-            return In(left, right) if op == "in" else Compare(op, left, right)
+            if op == "in":
+                if not (isinstance(right, Const) or (isinstance(left, Const) and isinstance(right, Field | DocId))):
+                    raise NotCompilable("'in' between these operands")
+                return In(left, right)
+            if not isinstance(left, Const) and not isinstance(right, Const):
+                raise NotCompilable("a comparison between two fields")
+            return Compare(op, left, right)
         if data == "unary" and len(children) == 2 and children[0].data == "unary_not":
             return Not(self.build(children[1]))
         if data == "paren_expr":
@@ -157,7 +163,10 @@ class _Builder:
             return Has(target.path)
         if data == "member_dot_arg" and children[1] == "startsWith" and len(children) == 3:
             (argument,) = children[2].children
-            return StartsWith(self.operand(children[0]), self.operand(argument))
+            target, prefix = self.operand(children[0]), self.operand(argument)
+            if not isinstance(prefix, Const):
+                raise NotCompilable("a computed prefix")
+            return StartsWith(target, prefix)
         if data in ("member_dot", "member_index"):
             return self.path(tree)
         raise NotCompilable(data)
@@ -389,6 +398,11 @@ class _Dialect:
     def boolean(self, path: tuple[str, ...]) -> Outcome: ...
 
 
+def _valid_map_key(kind: str, value: Any) -> bool:
+    """CEL map keys are strings, ints and bools; testing a null or double is an error."""
+    return kind in ("string", "bool") or (kind == "number" and isinstance(value, int))
+
+
 def _json(value: Any) -> str:
     import orjson
 
@@ -428,8 +442,8 @@ class _Postgres(_Dialect):
         if kind == "string":
             yes.append(fmt("({} AND jsonb_exists({}, {}))", obj, f, param(value)))
             no.append(fmt("({} AND NOT jsonb_exists({}, {}))", obj, f, param(value)))
-        else:
-            no.append(obj)  # `1 in {"a": 1}` is false: maps are keyed by strings
+        elif _valid_map_key(kind, value):
+            no.append(obj)  # `1 in {"a": 1}` is false: JSON maps are keyed by strings
         return any_of(yes), any_of(no)
 
     def has_key(self, path: tuple[str, ...], key: str) -> Outcome:
@@ -506,7 +520,7 @@ class _Sqlite(_Dialect):
             key = fmt(f"EXISTS (SELECT 1 FROM json_each(d.data, {p}) AS e WHERE e.key = {{}})", param(value))
             yes.append(fmt("({} AND {})", obj, key))
             no.append(fmt("({} AND NOT {})", obj, key))
-        else:
+        elif _valid_map_key(kind, value):
             no.append(obj)
         return any_of(yes), any_of(no)
 
@@ -644,6 +658,8 @@ class _Emitter:
             if kind not in ("null", "bool", "number", "string"):
                 raise NotCompilable("'in' of a list, map or timestamp")
             return self.dialect.contains(container.path, kind, value)
+        if isinstance(item, Const) and isinstance(container, DocId):
+            return ERROR  # `x in "a string"` has no overload
         raise NotCompilable("'in' between these operands")
 
     def starts_with(self, node: StartsWith) -> Outcome:
