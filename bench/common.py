@@ -20,7 +20,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,6 +199,13 @@ class OurServer:
     project_id: str
     secret_key: str
     database_url: str
+    publishable_key: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def manage(self, *args: str) -> str:
+        """Run a ``baas`` command against this server's database and settings."""
+        command = [sys.executable, "-m", "baas.cli", *args]
+        return subprocess.run(command, env=self.env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
 @contextlib.contextmanager
@@ -223,7 +230,9 @@ def our_server(*, database_url: str, redis_url: str, workers: int, log_dir: Path
     command = [*baas, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with process(command, env=env, cwd=ROOT, log=log_dir / "baas.log"):
         wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield OurServer("127.0.0.1", port, created["projectId"], created["secretKey"], database_url)
+        yield OurServer(
+            "127.0.0.1", port, created["projectId"], created["secretKey"], database_url, created["publishableKey"], env
+        )
 
 
 def ensure_parse_installed(directory: Path) -> Path:

@@ -6,7 +6,11 @@ Services mode on PostgreSQL (the one on 127.0.0.1:5432, else a throwaway server)
 Redis. Scenarios, at concurrency 1 and 32, closed loop:
 - create: a 1 KB document;
 - get: get-by-id among 1,000 documents;
-- query: ``where score > X order by score limit 20`` over 100,000 documents, indexed.
+- query: ``where score > X order by score limit 20`` over 100,000 documents, indexed;
+- owned-rule / owned-key: a user's first page (limit 20) of 100,000 documents of 1,000
+  owners, once with a publishable key and a user token under the owner-only list rule
+  ``resource.data.owner == auth.uid``, once with the secret key and an explicit
+  ``owner == uid`` filter. Their p50 ratio shows the rule runs inside the SQL.
 Each figure is printed with its ratio to Parse Server doing the same work on the same
 PostgreSQL, and to raw PostgreSQL running the equivalent single statements.
 """
@@ -45,6 +49,8 @@ from tests.services import postgres, redis  # noqa: E402
 
 QUERY_DOCS = 100_000
 GET_DOCS = 1_000
+OWNED_DOCS, OWNERS = 100_000, 1_000
+OWNER_RULE = "resource.data.owner == auth.uid"
 SCORE_RANGE = 10_000
 
 
@@ -78,24 +84,45 @@ def seed_ours(server: Any) -> list[str]:
     )
     psql(url, "INSERT INTO baas_collection (project_id, name, schema, rules, indexes, built_indexes, config_version, created_at, updated_at) "
          "VALUES ('bench-app', 'gbench', NULL, '{}', '[]', '{}', 1, now(), now()) ON CONFLICT DO NOTHING")
-    asyncio.run(_put_index(server))
+    psql(
+        url,
+        "INSERT INTO baas_document (project_id, collection, doc_id, data, version, create_time, update_time) "
+        f"SELECT 'bench-app', 'obench', 'o' || i, jsonb_build_object('owner', 'owner' || (i % {OWNERS}), 'title', repeat('x', 200)), "
+        f"1, now(), now() FROM generate_series(1, {OWNED_DOCS}) AS i",
+    )
+    asyncio.run(_put_config(server, "qbench", {"indexes": [["score"]]}))
+    asyncio.run(_put_config(server, "obench", {"indexes": [["owner"]], "rules": {"read": OWNER_RULE}}))
     psql(url, "VACUUM ANALYZE")  # settle now, not under autovacuum mid-run
     return [f"g{i}" for i in range(1, GET_DOCS + 1)]
 
 
-async def _put_index(server: Any) -> None:
+async def _put_config(server: Any, collection: str, config: dict[str, Any]) -> None:
     connection = HttpConnection(server.host, server.port)
-    body = json.dumps({"indexes": [["score"]]}).encode()
     status, text = await connection.request(
-        "PUT", f"/v1/projects/{server.project_id}/collections/qbench",
-        {"X-Api-Key": server.secret_key, "Content-Type": "application/json"}, body,
+        "PUT", f"/v1/projects/{server.project_id}/collections/{collection}",
+        {"X-Api-Key": server.secret_key, "Content-Type": "application/json"}, json.dumps(config).encode(),
     )
     connection.close()
     assert status == 200, text
+    assert collection != "obench" or json.loads(text)["listRuleMode"] == "sql", text
+
+
+def user_tokens(server: Any) -> list[str]:
+    """Real access tokens, one per owner, signed with the project's key."""
+    code = (
+        "import json; from endusers.tokens import access_token_mint; "
+        f"print(json.dumps([access_token_mint('{server.project_id}', 'owner%d' % i, lifetime=6 * 3600) for i in range({OWNERS})]))"
+    )
+    return json.loads(server.manage("shell", "-c", code).strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def our_operations(server: Any, get_ids: list[str]) -> dict[str, Any]:
     headers = {"X-Api-Key": server.secret_key, "Content-Type": "application/json"}
+    tokens = user_tokens(server)
+    user_headers = [
+        {"X-Api-Key": server.publishable_key, "Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for token in tokens
+    ]
     base = f"/v1/projects/{server.project_id}/collections"
     rng = random.Random(1)
     docs = [json.dumps({"data": one_kb_doc(rng)}).encode() for _ in range(200)]
@@ -114,7 +141,18 @@ def our_operations(server: Any, get_ids: list[str]) -> dict[str, Any]:
         status, text = await conn.request("POST", f"{base}/qbench/query", headers, body)
         return status == 200 and text.count(b'"id"') == 20
 
-    return {"create": create, "get": get, "query": query}
+    first_page = json.dumps({"limit": 20}).encode()
+
+    async def owned_rule(conn: HttpConnection, n: int) -> bool:
+        status, text = await conn.request("POST", f"{base}/obench/query", user_headers[(n * 7) % OWNERS], first_page)
+        return status == 200 and text.count(b'"owner"') == 20
+
+    async def owned_key(conn: HttpConnection, n: int) -> bool:
+        where = {"where": {"field": "owner", "op": "==", "value": f"owner{(n * 7) % OWNERS}"}, "limit": 20}
+        status, text = await conn.request("POST", f"{base}/obench/query", headers, json.dumps(where).encode())
+        return status == 200 and text.count(b'"owner"') == 20
+
+    return {"create": create, "get": get, "query": query, "owned-rule": owned_rule, "owned-key": owned_key}
 
 
 # --- Parse Server -------------------------------------------------------------------------
@@ -253,7 +291,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,32")
     parser.add_argument("--no-parse", action="store_true")
     parser.add_argument("--parse-dir", default=str(Path(tempfile.gettempdir()) / "baas-parse-peer"))
-    parser.add_argument("--only", default="create,get,query")
+    parser.add_argument("--only", default="create,get,query,owned-rule,owned-key")
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     only = args.only.split(",")
@@ -309,6 +347,12 @@ def main() -> None:
             fmt(ours_result.rate / floor.rate, 2) if floor and floor.rate else "n/a",
         ])
     print_table(f"documents benchmark ({args.runs} runs of {args.seconds:g}s, median; {args.workers} web workers)", rows)
+    for concurrency in concurrencies:
+        rule, key = ours.get(("owned-rule", concurrency)), ours.get(("owned-key", concurrency))
+        if rule and key:
+            ratio = rule.percentile(0.5) / key.percentile(0.5)
+            print(f"owner-only list rule vs secret key + filter, c={concurrency}: p50 {fmt(rule.percentile(0.5), 2)} / "
+                  f"{fmt(key.percentile(0.5), 2)} ms = {ratio:.2f}x (target <= 1.5x)")
 
 
 if __name__ == "__main__":
