@@ -100,3 +100,13 @@ class RefreshToken(models.Model):
 
     def __repr__(self) -> str:
         return f"<RefreshToken {self.pk} of {self.user_id}>"
+
+
+class AuthConfig(models.Model):
+    """A project's end-user auth settings; a project without a row uses the defaults."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="auth_config")
+    access_token_lifetime = models.PositiveIntegerField(null=True, blank=True)  # seconds; null = deployment default
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProjectScopedManager["AuthConfig"]()

@@ -27,9 +27,9 @@ from baas.api.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from endusers import passwords
+from endusers import config, passwords
 from endusers.models import EndUser, RefreshToken
-from endusers.tokens import access_token_mint, claims_check, uid_check
+from endusers.tokens import access_token_mint, claims_check, custom_token_verify, uid_check
 from projects.services import secret_hash
 
 REFRESH_PREFIX = "rt_"
@@ -94,7 +94,7 @@ def _emit(project_id: str, uid: str, kind: str) -> None:
 
 
 def access_token_for(user: EndUser) -> tuple[str, int]:
-    lifetime = int(settings.BAAS_AUTH_ACCESS_TOKEN_LIFETIME)
+    lifetime = config.access_token_lifetime(user.project_id)
     token = access_token_mint(
         user.project_id,
         user.uid,
@@ -329,4 +329,89 @@ def password_change(*, ctx: RequestContext, current_password: Any, new_password:
     with transaction.atomic():
         user.save(update_fields=["password", "updated_at"])
         sessions_revoke(project_id=ctx.project_id, user=user)
+        return session_start(user)
+
+
+# --- admin (secret key) -------------------------------------------------------------------
+
+
+def user_admin_update(
+    *,
+    ctx: RequestContext,
+    user: EndUser,
+    disabled: Any = _UNSET,
+    claims: Any = _UNSET,
+    email: Any = _UNSET,
+    email_verified: Any = _UNSET,
+    password: Any = _UNSET,
+    display_name: Any = _UNSET,
+    data: Any = _UNSET,
+) -> EndUser:
+    """Change any of the user's fields. Disabling, and setting a password, revoke every
+    refresh token at once; access tokens already issued run out within their lifetime
+    (new claims reach the user at the next refresh)."""
+    fields = {"updated_at"}
+    revoke = False
+    if disabled is not _UNSET:
+        if not isinstance(disabled, bool):
+            raise InvalidArgument("'disabled' must be true or false.", details={"field": "disabled"})
+        revoke = revoke or (disabled and not user.disabled)
+        user.disabled = disabled
+        fields.add("disabled")
+    if claims is not _UNSET:
+        user.claims = claims_check(claims)
+        fields.add("claims")
+    if email is not _UNSET:
+        if email is None:
+            user.email = user.email_normalized = None
+        else:
+            user.email, user.email_normalized = email_check(email)
+        user.email_verified = False
+        user.is_anonymous = False if email is not None else user.is_anonymous
+        fields |= {"email", "email_normalized", "email_verified", "is_anonymous"}
+    if email_verified is not _UNSET:
+        if not isinstance(email_verified, bool):
+            raise InvalidArgument("'emailVerified' must be true or false.", details={"field": "emailVerified"})
+        user.email_verified = email_verified
+        fields.add("email_verified")
+    if password is not _UNSET:
+        user.password = passwords.password_hash(passwords.password_check_new(password, user=user))
+        user.is_anonymous = False
+        revoke = True
+        fields |= {"password", "is_anonymous"}
+    if display_name is not _UNSET:
+        user.display_name = display_name_check(display_name)
+        fields.add("display_name")
+    if data is not _UNSET:
+        user.data = data_check(data)
+        fields.add("data")
+    try:
+        with transaction.atomic():
+            user.save(update_fields=sorted(fields))
+            if revoke:
+                sessions_revoke(project_id=ctx.project_id, user=user)
+            _emit(ctx.project_id, user.uid, "updated")
+    except IntegrityError:
+        raise AlreadyExists("An account with this email already exists.", details={"field": "email"}) from None
+    return user
+
+
+def custom_token_exchange(*, ctx: RequestContext, token: Any) -> Session:
+    """Sign in with a custom token from the project's backend: the uid is created on
+    first use; claims in the token replace the user's custom claims."""
+    uid, claims = custom_token_verify(ctx.project_id, token)
+    with transaction.atomic():
+        user = EndUser.objects.for_project(ctx.project_id).select_for_update().filter(uid=uid).first()
+        if user is None:
+            try:
+                with transaction.atomic():
+                    user = user_create(ctx=ctx, uid=uid, claims=claims)
+            except AlreadyExists:  # created concurrently by another exchange
+                user = EndUser.objects.for_project(ctx.project_id).get(uid=uid)
+        if user.disabled:
+            raise PermissionDenied("This account is disabled.")
+        if claims and claims != user.claims:
+            user.claims = claims
+            user.save(update_fields=["claims", "updated_at"])
+        _signed_in(user)
         return session_start(user)

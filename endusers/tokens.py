@@ -67,8 +67,17 @@ def claims_check(claims: Any, *, field: str = "claims") -> dict[str, Any]:
 
 
 def uid_check(uid: Any, *, field: str = "uid") -> str:
-    if not isinstance(uid, str) or not 1 <= len(uid) <= MAX_UID_LENGTH or not uid.isprintable():
-        raise InvalidArgument(f"'{field}' must be 1-{MAX_UID_LENGTH} printable characters.", details={"field": field})
+    """Any printable text but '/' and spaces (uids appear in URL paths)."""
+    if (
+        not isinstance(uid, str)
+        or not 1 <= len(uid) <= MAX_UID_LENGTH
+        or not uid.isprintable()
+        or "/" in uid
+        or any(c.isspace() for c in uid)
+    ):
+        raise InvalidArgument(
+            f"'{field}' must be 1-{MAX_UID_LENGTH} printable characters, without '/' or spaces.", details={"field": field}
+        )
     return uid
 
 
@@ -166,3 +175,56 @@ def access_token_verify_cached(project_id: str, token: str) -> dict[str, Any] | 
     if public_key is False:
         return None
     return _decode(project_id, token, public_key)
+
+
+# --- custom tokens (a project's own backend vouches for a user) ---------------------------
+
+CUSTOM_TOKEN_LIFETIME = 600
+
+
+def custom_token_audience(project_id: str) -> str:
+    """Not the project id: a custom token must never pass as an access token."""
+    return f"{project_issuer(project_id)}/auth/custom-token"
+
+
+def custom_token_mint(project_id: str, uid: str, claims: dict[str, Any] | None = None) -> str:
+    uid_check(uid)
+    custom = claims_check(claims)
+    now = _now()
+    payload = {
+        "sub": uid,
+        "claims": custom,
+        "iat": now,
+        "exp": now + CUSTOM_TOKEN_LIFETIME,
+        "aud": custom_token_audience(project_id),
+        "iss": project_issuer(project_id),
+    }
+    signer = keys.signer_for(project_id)
+    return jwt.encode(payload, signer.private_key, algorithm=keys.ALGORITHM, headers={"kid": signer.kid})
+
+
+def custom_token_verify(project_id: str, token: Any) -> tuple[str, dict[str, Any]]:
+    """(uid, claims) of a custom token of this project; Unauthenticated otherwise."""
+    if not isinstance(token, str) or len(token) > 8192:
+        raise Unauthenticated("Invalid custom token.")
+    try:
+        kid = _kid_of(token)
+        public_key = keys.public_key_lookup(project_id, kid)
+        if public_key is None:
+            raise Unauthenticated("Invalid custom token.")
+        payload = jwt.decode(
+            token,
+            public_key,
+            algorithms=[keys.ALGORITHM],
+            audience=custom_token_audience(project_id),
+            issuer=project_issuer(project_id),
+            options=_OPTIONS,  # type: ignore[arg-type]
+        )
+    except (jwt.PyJWTError, Unauthenticated):
+        raise Unauthenticated("Invalid custom token.") from None
+    exp, sub, claims = payload.get("exp"), payload.get("sub"), payload.get("claims", {})
+    if not isinstance(exp, int) or exp <= _now():
+        raise Unauthenticated("The custom token has expired.", details={"reason": "expired"})
+    if not isinstance(sub, str) or not isinstance(claims, dict):
+        raise Unauthenticated("Invalid custom token.")
+    return sub, claims

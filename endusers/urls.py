@@ -16,4 +16,10 @@ urlpatterns = [
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", views.MeView.as_view(), name="auth-me"),
     path("auth/me/password", views.MePasswordView.as_view(), name="auth-me-password"),
+    path("auth/custom-token", views.CustomTokenView.as_view(), name="auth-custom-token"),
+    path("auth/custom-token/exchange", views.CustomTokenExchangeView.as_view(), name="auth-custom-token-exchange"),
+    path("auth/config", views.AuthConfigView.as_view(), name="auth-config"),
+    path("auth/keys:rotate", views.SigningKeyRotateView.as_view(), name="auth-keys-rotate"),
+    path("users", views.UsersView.as_view(), name="users"),
+    path("users/<str:uid>", views.UserView.as_view(), name="user"),
 ]

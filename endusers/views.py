@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
 from baas.api.views import ApiView, ProjectApiView
-from endusers import keys, selectors, services
+from endusers import config, keys, selectors, services, tokens
 
 OBJECT = OpenApiTypes.OBJECT
 JWKS_MAX_AGE = 300
@@ -128,3 +128,117 @@ class MePasswordView(SignedInView):
             ctx=self.ctx_of(request), current_password=data["currentPassword"], new_password=data["newPassword"]
         )
         return _session(session)
+
+
+# --- admin (secret key) -------------------------------------------------------------------
+
+_ADMIN_FIELDS = {
+    "disabled": "disabled",
+    "claims": "claims",
+    "email": "email",
+    "emailVerified": "email_verified",
+    "password": "password",
+    "displayName": "display_name",
+    "data": "data",
+}
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidArgument("'limit' must be 1-1000.", details={"field": "limit"})
+    return int(raw)
+
+
+class UsersView(ProjectApiView):
+    secret_only = True
+
+    @extend_schema(responses=OBJECT, summary="List end users (?search=, ?cursor=, ?limit=)", operation_id="users_list")
+    def get(self, request: Request, project_id: str) -> Response:
+        search = request.query_params.get("search", "")
+        if len(search) > 254:
+            raise InvalidArgument("'search' is longer than 254 characters.", details={"field": "search"})
+        page = selectors.users_list(
+            project_id=project_id, search=search, cursor=request.query_params.get("cursor") or None, limit=_limit(request)
+        )
+        return Response({"users": [selectors.user_json(u) for u in page.users], "nextCursor": page.next_cursor})
+
+    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create an end user", operation_id="users_create")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"uid", *_ADMIN_FIELDS})
+        for name in ("disabled", "emailVerified"):
+            if name in data and not isinstance(data[name], bool):
+                raise InvalidArgument(f"'{name}' must be true or false.", details={"field": name})
+        user = services.user_create(
+            ctx=self.ctx_of(request),
+            uid=data.get("uid"),
+            email=data.get("email"),
+            password=data.get("password"),
+            display_name=data.get("displayName"),
+            data=data.get("data"),
+            claims=data.get("claims"),
+            email_verified=data.get("emailVerified", False),
+            disabled=data.get("disabled", False),
+        )
+        return Response({"user": selectors.user_json(user)}, status=201)
+
+
+class UserView(ProjectApiView):
+    secret_only = True
+
+    @extend_schema(responses=OBJECT, summary="Get an end user", operation_id="users_get")
+    def get(self, request: Request, project_id: str, uid: str) -> Response:
+        return Response({"user": selectors.user_json(selectors.user_get(project_id=project_id, uid=uid))})
+
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Update an end user (disable, claims, email, password, ...)", operation_id="users_update")
+    def patch(self, request: Request, project_id: str, uid: str) -> Response:
+        data = fields_of(request, set(_ADMIN_FIELDS))
+        user = selectors.user_get(project_id=project_id, uid=uid)
+        changes = {_ADMIN_FIELDS[name]: value for name, value in data.items()}
+        user = services.user_admin_update(ctx=self.ctx_of(request), user=user, **changes)
+        return Response({"user": selectors.user_json(user)})
+
+    @extend_schema(responses={204: None}, summary="Delete an end user", operation_id="users_delete")
+    def delete(self, request: Request, project_id: str, uid: str) -> Response:
+        services.user_delete(ctx=self.ctx_of(request), user=selectors.user_get(project_id=project_id, uid=uid))
+        return Response(status=204)
+
+
+class CustomTokenView(ProjectApiView):
+    secret_only = True
+
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Mint a short-lived custom token for a uid and claims", operation_id="auth_custom_token")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"uid", "claims"})
+        token = tokens.custom_token_mint(project_id, tokens.uid_check(data.get("uid")), data.get("claims"))
+        return Response({"token": token, "expiresIn": tokens.CUSTOM_TOKEN_LIFETIME}, headers={"Cache-Control": "no-store"})
+
+
+class CustomTokenExchangeView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Sign in with a custom token", operation_id="auth_custom_token_exchange")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"token"}, {"token"})
+        return _session(services.custom_token_exchange(ctx=self.ctx_of(request), token=data["token"]))
+
+
+class AuthConfigView(ProjectApiView):
+    secret_only = True
+
+    @extend_schema(responses=OBJECT, summary="End-user auth settings", operation_id="auth_config_get")
+    def get(self, request: Request, project_id: str) -> Response:
+        return Response(config.auth_config_json(project_id))
+
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Change end-user auth settings", operation_id="auth_config_update")
+    def patch(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"accessTokenLifetime"})
+        changes = {"access_token_lifetime": data["accessTokenLifetime"]} if "accessTokenLifetime" in data else {}
+        return Response(config.auth_config_update(ctx=self.ctx_of(request), **changes))
+
+
+class SigningKeyRotateView(ProjectApiView):
+    secret_only = True
+
+    @extend_schema(request=None, responses=OBJECT, summary="Sign with a new key; old tokens stay valid", operation_id="auth_keys_rotate")
+    def post(self, request: Request, project_id: str) -> Response:
+        key = keys.signing_key_rotate(project_id=project_id)
+        return Response({"kid": key.kid})

@@ -1,0 +1,43 @@
+"""A project's end-user auth settings, with the deployment's defaults filling gaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from baas.api.context import RequestContext
+from baas.api.errors import InvalidArgument
+from endusers.models import AuthConfig
+
+
+def access_token_lifetime(project_id: str) -> int:
+    configured = (
+        AuthConfig.objects.for_project(project_id).values_list("access_token_lifetime", flat=True).first()
+    )
+    return int(configured or settings.BAAS_AUTH_ACCESS_TOKEN_LIFETIME)
+
+
+def auth_config_json(project_id: str) -> dict[str, Any]:
+    row = AuthConfig.objects.for_project(project_id).first()
+    configured = row.access_token_lifetime if row is not None else None
+    return {
+        "accessTokenLifetime": int(configured or settings.BAAS_AUTH_ACCESS_TOKEN_LIFETIME),
+        "accessTokenLifetimeDefault": configured is None,
+    }
+
+
+def auth_config_update(*, ctx: RequestContext, access_token_lifetime: Any = ...) -> dict[str, Any]:
+    """``accessTokenLifetime``: 60 seconds up to the deployment's maximum, or null for
+    the default."""
+    row, _ = AuthConfig.objects.for_project(ctx.project_id).get_or_create(project_id=ctx.project_id)
+    if access_token_lifetime is not ...:
+        value = access_token_lifetime
+        maximum = int(settings.BAAS_AUTH_MAX_TOKEN_LIFETIME)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= maximum):
+            raise InvalidArgument(
+                f"'accessTokenLifetime' must be 60-{maximum} seconds, or null.", details={"field": "accessTokenLifetime"}
+            )
+        row.access_token_lifetime = value
+    row.save()
+    return auth_config_json(ctx.project_id)
