@@ -18,7 +18,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 django.setup()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
@@ -84,6 +83,7 @@ from baas.routes import edge_router  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": EdgeApp(edge_router, fallback=BodyLimitGuard(get_asgi_application())),
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # No Origin check: apps on any site connect with a key in the URL (no cookies).
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -257,6 +257,19 @@ BAAS_CHANGELOG_MIN_ENTRIES = env_int("BAAS_CHANGELOG_MIN_ENTRIES", 10_000)
 # that drive it by hand).
 BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 
+# --- realtime ----------------------------------------------------------------------------
+BAAS_REALTIME_AUTH_TIMEOUT = env_int("BAAS_REALTIME_AUTH_TIMEOUT", 10)  # seconds to the first auth message
+BAAS_REALTIME_IDLE_TIMEOUT = env_int("BAAS_REALTIME_IDLE_TIMEOUT", 120)  # seconds without a client message
+BAAS_REALTIME_MAX_SUBSCRIPTIONS = env_int("BAAS_REALTIME_MAX_SUBSCRIPTIONS", 100)  # per connection
+BAAS_REALTIME_MAX_MESSAGE_BYTES = env_int("BAAS_REALTIME_MAX_MESSAGE_BYTES", 64 * 1024)  # client messages
+BAAS_REALTIME_SEND_BUFFER_BYTES = env_int("BAAS_REALTIME_SEND_BUFFER_BYTES", 4 * 1024 * 1024)  # per connection
+BAAS_REALTIME_SNAPSHOT_MAX = env_int("BAAS_REALTIME_SNAPSHOT_MAX", 10_000)  # documents in one snapshot
+BAAS_REALTIME_RECENT_ENTRIES = env_int("BAAS_REALTIME_RECENT_ENTRIES", 5_000)  # per project, for catch-up
+BAAS_REALTIME_POLL_SECONDS = float(env_str("BAAS_REALTIME_POLL_SECONDS", "1.0") or "1.0")  # head poll under hints
+BAAS_REALTIME_FEED_LINGER_SECONDS = env_int("BAAS_REALTIME_FEED_LINGER_SECONDS", 60)
+BAAS_REALTIME_CONFIG_TTL = float(env_str("BAAS_REALTIME_CONFIG_TTL", "2.0") or "2.0")  # rules seen by events
+BAAS_REALTIME_DB_THREADS = env_int("BAAS_REALTIME_DB_THREADS", 4)
+
 # --- HTTP edge ----------------------------------------------------------------------------
 # Run edge handlers on one thread per process (like Django's ASGI handler) instead of a
 # pool; tests that call the ASGI app in-process need their database transaction's thread.

@@ -1,7 +1,11 @@
-"""WebSocket routes (the realtime consumer is added with the realtime capability)."""
+"""WebSocket routes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from realtime.connection import RealtimeEndpoint
+
+websocket_urlpatterns: list[Any] = [path("v1/projects/<str:project_id>/realtime", RealtimeEndpoint())]

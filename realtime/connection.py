@@ -1,0 +1,408 @@
+"""The realtime WebSocket: ``/v1/projects/{p}/realtime?apiKey=pk_…``.
+
+A plain ASGI app (no Channels consumer per socket: that would give every connection its
+own channel-layer inbox, and 5,000 idle sockets would cost 5,000 Redis listeners). The
+process's hub (hub.py) feeds it change-log entries; it turns them into events per
+subscription and queues them for one writer task. The queue is bounded in bytes: a
+client that cannot keep up is told where to resume from and disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from django.conf import settings
+
+from baas.api.authentication import authenticate_project_request
+from baas.api.context import RequestContext
+from baas.api.errors import (
+    AlreadyExists,
+    ApplicationError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
+from projects.documents import changelog, selectors
+from projects.documents.access import compiled_rule
+from projects.documents.changelog import ChangeEntry
+from projects.documents.query import Query, decode_cursor, parse_query
+from realtime.hub import Feed, Hub, hub_for_loop
+from realtime.subscriptions import SnapshotFold, Subscription, event_for, parse_subscribe
+
+logger = logging.getLogger("baas.realtime")
+
+CLOSE_POLICY = 4401  # unauthenticated
+CLOSE_SLOW = 4408  # slow consumer: resume with the positions sent
+CLOSE_IDLE = 4000
+
+
+class ResumeExpired(ApplicationError):
+    code, status, default_message = "resume_expired", 410, "The change log no longer holds that position."
+
+
+class RealtimeEndpoint:
+    """ASGI app for one route; each socket gets a Connection."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await Connection(scope, receive, send).run()
+
+
+class Connection:
+    def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.project_id: str = scope["url_route"]["kwargs"]["project_id"]
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        self.api_key = (query.get("apiKey") or [None])[0]
+        self.receive, self.send_raw = receive, send
+        self.ctx: RequestContext | None = None
+        self.auth: dict[str, Any] | None = None
+        self.authenticated = False
+        self.subs: dict[str, Subscription] = {}
+        self.queue: deque[tuple[str, Subscription | None, int]] = deque()
+        self.queued_bytes = 0
+        self.wakeup = asyncio.Event()
+        self.closing = False
+        self.close_code = 1000
+        self.connected_at = self.last_heard = time.monotonic()
+        self.hub: Hub | None = None
+        self.feed: Feed | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        first = await self.receive()
+        if first.get("type") != "websocket.connect":
+            return
+        await self.send_raw({"type": "websocket.accept"})
+        self.hub = hub_for_loop()
+        writer = asyncio.ensure_future(self._writer())
+        watchdog = asyncio.ensure_future(self._watchdog())
+        try:
+            try:
+                self.ctx = await self.hub.db(
+                    authenticate_project_request,
+                    project_id=self.project_id,
+                    api_key=self.api_key,
+                    authorization=None,
+                    safe_method=True,
+                    origin="ws",
+                )
+            except ApplicationError as error:
+                self._close_with(error, CLOSE_POLICY)
+            else:
+                self.authenticated = self.ctx.is_privileged  # secret keys need no user token
+                self.feed = await self.hub.attach(self)
+            while True:
+                message = await self.receive()
+                kind = message.get("type")
+                if kind == "websocket.disconnect":
+                    break
+                if kind == "websocket.receive" and not self.closing:
+                    self.last_heard = time.monotonic()
+                    await self._handle(message.get("text") if message.get("text") is not None else message.get("bytes"))
+        finally:
+            self.closing = True
+            for sub in self.subs.values():
+                sub.active = False
+            if self.feed is not None:
+                self.hub.detach(self)
+            watchdog.cancel()
+            writer.cancel()
+
+    async def _watchdog(self) -> None:
+        while not self.closing:
+            await asyncio.sleep(1)
+            now = time.monotonic()
+            if not self.authenticated and now - self.connected_at > settings.BAAS_REALTIME_AUTH_TIMEOUT:
+                self._close_with(Unauthenticated("No auth message in time."), CLOSE_POLICY)
+            elif now - self.last_heard > settings.BAAS_REALTIME_IDLE_TIMEOUT:
+                self._close_with(FailedPrecondition("Idle: send a ping at least every 30 seconds."), CLOSE_IDLE)
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                while not self.queue:
+                    if self.closing:
+                        await self.send_raw({"type": "websocket.close", "code": self.close_code})
+                        return
+                    self.wakeup.clear()
+                    await self.wakeup.wait()
+                text, sub, seq = self.queue.popleft()
+                self.queued_bytes -= len(text)
+                if sub is not None:
+                    sub.unsent -= 1
+                    sub.sent_position = max(sub.sent_position, seq)  # handed to the transport
+                await self.send_raw({"type": "websocket.send", "text": text})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket went away under us
+            self.closing = True
+
+    # --- outgoing -------------------------------------------------------------------------------
+
+    def push(self, message: dict[str, Any], sub: Subscription | None = None, seq: int = 0) -> None:
+        if self.closing:
+            return
+        text = orjson.dumps(message).decode()
+        if self.queued_bytes + len(text) > settings.BAAS_REALTIME_SEND_BUFFER_BYTES and self.queue:
+            self._overflow()
+            return
+        self.queue.append((text, sub, seq))
+        self.queued_bytes += len(text)
+        if sub is not None:
+            sub.unsent += 1
+        self.wakeup.set()
+
+    def _overflow(self) -> None:
+        """A slow consumer: drop what is queued, say where each subscription resumes, close."""
+        positions = {sub.sub_id: sub.sent_position for sub in self.subs.values()}
+        self.queue.clear()
+        self.queued_bytes = 0
+        for sub in self.subs.values():
+            sub.unsent, sub.active = 0, False
+        error = ResourceExhausted(
+            "Slow consumer: events arrived faster than this connection read them. Reconnect with resumeFrom.",
+        )
+        self._close_with(error, CLOSE_SLOW, extra={"resumeFrom": positions})
+
+    def _close_with(self, error: ApplicationError, code: int, extra: dict[str, Any] | None = None) -> None:
+        if self.closing:
+            return
+        self.push({"type": "error", "code": error.code, "message": error.message, **(extra or {})})
+        self.closing, self.close_code = True, code
+        self.wakeup.set()
+
+    def _error(self, error: ApplicationError, sub_id: Any = None) -> None:
+        message: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+        if isinstance(sub_id, str):
+            message["id"] = sub_id
+        if error.details:
+            message["details"] = error.details
+        self.push(message)
+
+    # --- incoming -------------------------------------------------------------------------------
+
+    async def _handle(self, raw: str | bytes | None) -> None:
+        sub_id = None
+        try:
+            if raw is None or len(raw) > settings.BAAS_REALTIME_MAX_MESSAGE_BYTES:
+                raise PayloadTooLarge(f"Messages are at most {settings.BAAS_REALTIME_MAX_MESSAGE_BYTES} bytes.")
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidArgument(f"Malformed JSON: {exc}") from None
+            if not isinstance(message, dict):
+                raise InvalidArgument("A message is a JSON object with a 'type'.")
+            sub_id = message.get("id")
+            kind = message.get("type")
+            if kind == "ping":
+                self.push({"type": "pong"})
+            elif kind == "auth":
+                await self._authenticate(message.get("token"))
+            elif kind in ("subscribe", "unsubscribe"):
+                if self.ctx is None or not self.authenticated:
+                    raise Unauthenticated("Send {\"type\": \"auth\", \"token\": …} first (token null for anonymous).")
+                if kind == "subscribe":
+                    await self._subscribe(message)
+                else:
+                    self._unsubscribe(sub_id)
+            else:
+                raise InvalidArgument("Unknown message type; expected auth, subscribe, unsubscribe or ping.")
+        except ApplicationError as error:
+            self._error(error, sub_id)
+        except Exception:
+            logger.exception("realtime message failed")
+            self._error(ApplicationError("Internal error."), sub_id)
+
+    async def _authenticate(self, token: Any) -> None:
+        if self.ctx is None:
+            raise Unauthenticated("Invalid API key for this project.")
+        if token is None:
+            self.auth = None
+        else:
+            if not isinstance(token, str) or not token:
+                raise InvalidArgument("'token' is an access token string, or null for anonymous.")
+            from endusers.tokens import access_token_verify
+
+            assert self.hub is not None
+            self.auth = await self.hub.db(access_token_verify, self.project_id, token)
+        self.authenticated = True
+        self.push({"type": "authenticated", "uid": self.auth["uid"] if self.auth else None})
+
+    def _unsubscribe(self, sub_id: Any) -> None:
+        sub = self.subs.pop(sub_id, None) if isinstance(sub_id, str) else None
+        if sub is None:
+            raise NotFound(f"No subscription {sub_id!r}.")
+        sub.active = False
+
+    def _request_ctx(self) -> RequestContext:
+        assert self.ctx is not None
+        return RequestContext(
+            project_id=self.project_id, key_kind=self.ctx.key_kind, origin="ws", key_id=self.ctx.key_id, auth=self.auth
+        )
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        sub = parse_subscribe(message)
+        if sub.sub_id in self.subs:
+            raise AlreadyExists(f"Subscription {sub.sub_id!r} exists; unsubscribe first.")
+        if len(self.subs) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS:
+            raise ResourceExhausted(f"At most {settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS} subscriptions per connection.")
+        assert self.hub is not None and self.feed is not None and self.ctx is not None
+        hub, ctx = self.hub, self._request_ctx()
+        config = await hub.config(self.project_id, sub.collection)
+        hub.configs[(self.project_id, sub.collection)] = (time.monotonic() + settings.BAAS_REALTIME_CONFIG_TTL, config)
+        if not ctx.is_privileged and compiled_rule(config, sub.operation) is None:
+            raise PermissionDenied(f"Missing or insufficient permissions for '{sub.operation}' on {sub.collection}.")
+        reply: dict[str, Any] = {"type": "subscribed", "id": sub.sub_id}
+        if sub.resume_from is not None:
+            head = await hub.db(changelog.changelog_head, project_id=self.project_id)
+            if sub.resume_from > head:
+                raise InvalidArgument(f"resumeFrom {sub.resume_from} is ahead of the log ({head}).", details={"head": head})
+            oldest = await hub.db(changelog.changelog_oldest, project_id=self.project_id)
+            if sub.resume_from < head and (oldest is None or oldest > sub.resume_from + 1):
+                raise ResumeExpired(details={"oldest": oldest})
+            if sub.doc_id is not None:
+                await hub.db(_check_document, ctx, sub)
+            position = sub.resume_from
+        elif sub.snapshot:
+            position, documents = await self._snapshot(ctx, sub, config)
+            reply["snapshot"] = documents
+        else:
+            if sub.doc_id is not None:
+                await hub.db(_check_document, ctx, sub)
+            position = await hub.db(changelog.changelog_head, project_id=self.project_id)
+        sub.position = sub.sent_position = position
+        reply["seq"] = position
+        self.subs[sub.sub_id] = sub
+        self.push(reply)
+        self._follow(sub)
+
+    async def _snapshot(self, ctx: RequestContext, sub: Subscription, config: Any) -> tuple[int, list[dict[str, Any]]]:
+        """The results at exactly one seq: read the tables, then fold in the log up to a
+        head read after every change they could reflect has been numbered."""
+        assert self.hub is not None and self.feed is not None
+        hub = self.hub
+        start = await hub.db(changelog.changelog_head, project_id=self.project_id)
+        documents = await hub.db(_read_snapshot, ctx, sub)
+        await hub.db(changelog.changelog_sequence)
+        end = await hub.db(changelog.changelog_head, project_id=self.project_id)
+        fold = SnapshotFold({doc["id"]: doc for doc in documents})
+        cursor = start
+        while cursor < end:
+            entries = await hub.entries_after(self.feed, cursor, end)
+            if not entries:
+                break
+            fold.apply(sub, entries, config=config, privileged=ctx.is_privileged, auth=self.auth)
+            cursor = entries[-1].seq
+        return end, fold.ordered()
+
+    # --- following the log -----------------------------------------------------------------------
+
+    def _follow(self, sub: Subscription) -> None:
+        """Go live at once if the hub is not ahead; else catch up first."""
+        assert self.feed is not None
+        if self.feed.position <= sub.position:
+            sub.live = True
+        elif not sub.catching_up:
+            sub.live = False
+            sub.catching_up = True
+            asyncio.ensure_future(self._catch_up(sub))
+
+    async def _catch_up(self, sub: Subscription) -> None:
+        assert self.hub is not None and self.feed is not None
+        try:
+            while sub.active and not self.closing:
+                target = self.feed.position
+                if sub.position >= target:
+                    sub.live = True  # no await since the check: the next entry offered is position + 1
+                    return
+                entries = await self.hub.entries_after(self.feed, sub.position, target)
+                if not entries or entries[0].seq != sub.position + 1:
+                    self.subs.pop(sub.sub_id, None)
+                    sub.active = False
+                    self._error(ResumeExpired(details={"seq": sub.position}), sub.sub_id)
+                    return
+                for entry in entries:
+                    if not sub.active:
+                        return
+                    self._process(sub, entry)
+        except Exception:
+            logger.exception("realtime catch-up failed")
+            self.subs.pop(sub.sub_id, None)
+            sub.active = False
+            self._error(ApplicationError("Internal error while catching up; subscribe again."), sub.sub_id)
+        finally:
+            sub.catching_up = False
+
+    def offer(self, entry: ChangeEntry) -> None:
+        """Called by the hub, on the loop, for every entry in seq order."""
+        for sub in list(self.subs.values()):
+            if not sub.live or not sub.active or entry.seq <= sub.position:
+                continue
+            if entry.seq != sub.position + 1:
+                self._follow(sub)  # behind (cannot happen while live): fill from the log
+                continue
+            self._process(sub, entry)
+
+    def _process(self, sub: Subscription, entry: ChangeEntry) -> None:
+        assert self.hub is not None and self.ctx is not None
+        sub.position = entry.seq
+        if entry.collection != sub.collection:
+            if sub.unsent == 0:
+                sub.sent_position = entry.seq
+            return
+        config = self.hub.config_now(self.project_id, sub.collection)
+        if config is None:  # dropped from the cache: deny until refreshed
+            self.hub._spawn(self.hub.config(self.project_id, sub.collection))
+            message = None
+        else:
+            message = event_for(sub, entry, config=config, privileged=self.ctx.is_privileged, auth=self.auth)
+        if message is not None:
+            self.push(message, sub, entry.seq)
+        elif sub.unsent == 0:
+            sub.sent_position = entry.seq
+
+
+# --- database reads (run on the hub's threads) ---------------------------------------------------
+
+
+def _check_document(ctx: RequestContext, sub: Subscription) -> None:
+    """A document subscription needs the get rule to allow the document as it is now."""
+    try:
+        selectors.document_get(ctx=ctx, collection=sub.collection, doc_id=sub.doc_id or "")
+    except NotFound:
+        pass
+
+
+def _read_snapshot(ctx: RequestContext, sub: Subscription) -> list[dict[str, Any]]:
+    if sub.doc_id is not None:
+        try:
+            document = selectors.document_get(ctx=ctx, collection=sub.collection, doc_id=sub.doc_id)
+        except NotFound:
+            return []
+        return [selectors.document_json(document)]
+    limit = settings.BAAS_REALTIME_SNAPSHOT_MAX
+    query: Query = parse_query({"limit": min(limit, 1000)})
+    if sub.where is not None:
+        query = Query(sub.where, query.order, query.limit, None, None, None)
+    documents: list[dict[str, Any]] = []
+    while True:
+        page = selectors.document_query(ctx=ctx, collection=sub.collection, query=query)
+        documents.extend(selectors.document_json(document) for document in page.documents)
+        if len(documents) > limit:
+            raise FailedPrecondition(
+                f"The snapshot would exceed {limit} documents; narrow the query or subscribe without a snapshot.",
+                details={"limit": limit},
+            )
+        if page.next_cursor is None:
+            return documents
+        query = Query(query.where, query.order, query.limit, decode_cursor(page.next_cursor, query), None, None)
