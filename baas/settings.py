@@ -218,6 +218,28 @@ BAAS_AUTH_REFRESH_TOKEN_LIFETIME = env_int("BAAS_AUTH_REFRESH_TOKEN_LIFETIME", 3
 BAAS_AUTH_ARGON2_MEMORY_KIB = env_int("BAAS_AUTH_ARGON2_MEMORY_KIB", 19 * 1024)
 BAAS_AUTH_ARGON2_TIME_COST = env_int("BAAS_AUTH_ARGON2_TIME_COST", 2)
 BAAS_AUTH_ARGON2_PARALLELISM = env_int("BAAS_AUTH_ARGON2_PARALLELISM", 1)
+# Failed sign-ins allowed per account (email) and per client IP in each window.
+BAAS_AUTH_LOGIN_FAILURES_PER_ACCOUNT = env_int("BAAS_AUTH_LOGIN_FAILURES_PER_ACCOUNT", 10)
+BAAS_AUTH_LOGIN_FAILURES_PER_IP = env_int("BAAS_AUTH_LOGIN_FAILURES_PER_IP", 100)
+BAAS_AUTH_LOGIN_FAILURE_WINDOW = env_int("BAAS_AUTH_LOGIN_FAILURE_WINDOW", 15 * 60)  # seconds
+BAAS_AUTH_RESET_TOKEN_LIFETIME = env_int("BAAS_AUTH_RESET_TOKEN_LIFETIME", 3600)
+BAAS_AUTH_VERIFY_TOKEN_LIFETIME = env_int("BAAS_AUTH_VERIFY_TOKEN_LIFETIME", 24 * 3600)
+
+# --- email (verification and password reset) ----------------------------------------------
+# Services mode sends through SMTP; embedded mode writes each message to a file.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if SERVICES_MODE else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "no-reply@localhost")
 
 # --- i18n, static -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 from baas.api.context import RequestContext
 from baas.api.errors import InvalidArgument
@@ -24,13 +26,30 @@ def auth_config_json(project_id: str) -> dict[str, Any]:
     return {
         "accessTokenLifetime": int(configured or settings.BAAS_AUTH_ACCESS_TOKEN_LIFETIME),
         "accessTokenLifetimeDefault": configured is None,
+        "emailActionUrl": (row.email_action_url if row is not None else "") or None,
     }
 
 
-def auth_config_update(*, ctx: RequestContext, access_token_lifetime: Any = ...) -> dict[str, Any]:
+def _url_check(value: Any, field: str) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        if not isinstance(value, str) or len(value) > 500:
+            raise ValidationError("bad")
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise InvalidArgument(f"'{field}' must be an http(s) URL of at most 500 characters.", details={"field": field}) from None
+    return value
+
+
+def auth_config_update(
+    *, ctx: RequestContext, access_token_lifetime: Any = ..., email_action_url: Any = ...
+) -> dict[str, Any]:
     """``accessTokenLifetime``: 60 seconds up to the deployment's maximum, or null for
-    the default."""
+    the default; ``emailActionUrl``: the app page mails link to, or null."""
     row, _ = AuthConfig.objects.for_project(ctx.project_id).get_or_create(project_id=ctx.project_id)
+    if email_action_url is not ...:
+        row.email_action_url = _url_check(email_action_url, "emailActionUrl")
     if access_token_lifetime is not ...:
         value = access_token_lifetime
         maximum = int(settings.BAAS_AUTH_MAX_TOKEN_LIFETIME)

@@ -107,6 +107,30 @@ class AuthConfig(models.Model):
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="auth_config")
     access_token_lifetime = models.PositiveIntegerField(null=True, blank=True)  # seconds; null = deployment default
+    # The app page that completes email actions: mails link to it with ?mode=…&token=….
+    email_action_url = models.CharField(max_length=500, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProjectScopedManager["AuthConfig"]()
+
+
+class EmailToken(models.Model):
+    """A single-use code mailed to a user (password reset, email verification); only
+    the SHA-256 is kept. ``email`` is the address it was sent to: a code stops counting
+    when the user's address has changed since."""
+
+    PURPOSES = (("reset", "reset"), ("verify", "verify"))
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="email_tokens")
+    purpose = models.CharField(max_length=16, choices=PURPOSES)
+    email = models.CharField(max_length=254)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectScopedManager["EmailToken"]()
+
+    def __repr__(self) -> str:
+        return f"<EmailToken {self.purpose} {self.pk} of {self.user_id}>"

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from baas.api.context import RequestContext
@@ -27,8 +28,8 @@ from baas.api.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from endusers import config, passwords
-from endusers.models import EndUser, RefreshToken
+from endusers import config, passwords, throttle
+from endusers.models import AuthConfig, EmailToken, EndUser, RefreshToken
 from endusers.tokens import access_token_mint, claims_check, custom_token_verify, uid_check
 from projects.services import secret_hash
 
@@ -200,15 +201,19 @@ def session_anonymous(*, ctx: RequestContext) -> Session:
         return session_start(user)
 
 
-def session_login(*, ctx: RequestContext, email: Any, password: Any) -> Session:
+def session_login(*, ctx: RequestContext, email: Any, password: Any, ip: str = "unknown") -> Session:
     """Email and password. A wrong email and a wrong password are the same 401 after the
     same work (a dummy hash is checked when there is no user); a disabled account is 403,
-    told only to someone who knows its password."""
+    told only to someone who knows its password. Failures are limited per account and
+    per IP (429 with Retry-After, checked before any hashing)."""
     normalized = email.strip().casefold() if isinstance(email, str) else ""
+    throttle.login_guard(project_id=ctx.project_id, account=normalized, ip=ip)
     user = EndUser.objects.for_project(ctx.project_id).filter(email_normalized=normalized).first() if normalized else None
     if not passwords.password_matches(password, user.password if user is not None else ""):
+        throttle.login_failed(project_id=ctx.project_id, account=normalized, ip=ip)
         raise Unauthenticated(LOGIN_FAILED)
     assert user is not None
+    throttle.login_succeeded(project_id=ctx.project_id, account=normalized)
     if user.disabled:
         raise PermissionDenied("This account is disabled.")
     with transaction.atomic():
@@ -318,13 +323,18 @@ def user_delete(*, ctx: RequestContext, user: EndUser) -> None:
         _emit(ctx.project_id, user.uid, "deleted")
 
 
-def password_change(*, ctx: RequestContext, current_password: Any, new_password: Any) -> Session:
-    """Needs the current password; every other session ends, and this one restarts."""
+def password_change(*, ctx: RequestContext, current_password: Any, new_password: Any, ip: str = "unknown") -> Session:
+    """Needs the current password (failures limited like logins); every other session
+    ends, and this one restarts."""
     user = user_of(ctx)
     if not user.has_password:
         raise FailedPrecondition("This account has no password; link one first.")
+    account = f"uid:{user.uid}"
+    throttle.login_guard(project_id=ctx.project_id, account=account, ip=ip)
     if not passwords.password_matches(current_password, user.password):
+        throttle.login_failed(project_id=ctx.project_id, account=account, ip=ip)
         raise Unauthenticated("The current password is wrong.", details={"field": "currentPassword"})
+    throttle.login_succeeded(project_id=ctx.project_id, account=account)
     user.password = passwords.password_hash(passwords.password_check_new(new_password, user=user, field="newPassword"))
     with transaction.atomic():
         user.save(update_fields=["password", "updated_at"])
@@ -415,3 +425,125 @@ def custom_token_exchange(*, ctx: RequestContext, token: Any) -> Session:
             user.save(update_fields=["claims", "updated_at"])
         _signed_in(user)
         return session_start(user)
+
+
+# --- email: password reset and verification ----------------------------------------------
+
+_EMAIL_MODES = {"reset": "resetPassword", "verify": "verifyEmail"}
+
+
+def _email_token_create(user: EndUser, purpose: str) -> str:
+    lifetime = settings.BAAS_AUTH_RESET_TOKEN_LIFETIME if purpose == "reset" else settings.BAAS_AUTH_VERIFY_TOKEN_LIFETIME
+    plain = secrets.token_urlsafe(32)
+    EmailToken.objects.for_project(user.project_id).create(
+        project_id=user.project_id,
+        user=user,
+        purpose=purpose,
+        email=user.email or "",
+        token_hash=secret_hash(plain),
+        expires_at=timezone.now() + timedelta(seconds=lifetime),
+    )
+    return plain
+
+
+def _email_send_later(user: EndUser, purpose: str, token: str) -> None:
+    """Render now, send from a job after commit."""
+    from urllib.parse import urlencode
+
+    from endusers.tasks import email_send
+    from projects.models import Project
+
+    lifetime = settings.BAAS_AUTH_RESET_TOKEN_LIFETIME if purpose == "reset" else settings.BAAS_AUTH_VERIFY_TOKEN_LIFETIME
+    action_url = AuthConfig.objects.for_project(user.project_id).values_list("email_action_url", flat=True).first() or ""
+    link = ""
+    if action_url:
+        query = urlencode({"mode": _EMAIL_MODES[purpose], "token": token, "projectId": user.project_id})
+        link = f"{action_url}{'&' if '?' in action_url else '?'}{query}"
+    context = {
+        "project_name": Project.objects.filter(pk=user.project_id).values_list("name", flat=True).first() or user.project_id,
+        "display_name": user.display_name,
+        "email": user.email,
+        "token": token,
+        "link": link,
+        "minutes": lifetime // 60,
+    }
+    subject = " ".join(render_to_string(f"endusers/email/{purpose}_subject.txt", context).split())
+    body = render_to_string(f"endusers/email/{purpose}_body.txt", context)
+    to = user.email or ""
+    transaction.on_commit(lambda: email_send.delay(to, subject, body), robust=True)
+
+
+def _email_token_check(ctx: RequestContext, token: Any, purpose: str) -> EmailToken:
+    """The live code, unconsumed (the caller consumes it with ``_email_token_consume``)."""
+    if not isinstance(token, str) or not 1 <= len(token) <= 200:
+        raise InvalidArgument("'token' is required.", details={"field": "token", "reason": "invalid"})
+    row = (
+        EmailToken.objects.for_project(ctx.project_id)
+        .select_related("user")
+        .filter(token_hash=secret_hash(token), purpose=purpose)
+        .first()
+    )
+    if row is None or (row.user.email or "").casefold() != row.email.casefold():
+        raise InvalidArgument("This code is not valid.", details={"field": "token", "reason": "invalid"})
+    if row.used_at is not None:
+        raise InvalidArgument("This code was already used.", details={"field": "token", "reason": "used"})
+    if row.expires_at <= timezone.now():
+        raise InvalidArgument("This code has expired.", details={"field": "token", "reason": "expired"})
+    return row
+
+
+def _email_token_consume(ctx: RequestContext, row: EmailToken) -> None:
+    """Single use: of two concurrent confirmations, one wins."""
+    claimed = EmailToken.objects.for_project(ctx.project_id).filter(pk=row.pk, used_at__isnull=True).update(used_at=timezone.now())
+    if claimed != 1:
+        raise InvalidArgument("This code was already used.", details={"field": "token", "reason": "used"})
+
+
+def password_reset_request(*, ctx: RequestContext, email: Any) -> None:
+    """Mail a reset code if the account exists. The answer is the same either way."""
+    normalized = email.strip().casefold() if isinstance(email, str) else ""
+    user = EndUser.objects.for_project(ctx.project_id).filter(email_normalized=normalized).first() if normalized else None
+    if user is None or user.disabled or not user.email:
+        return
+    with transaction.atomic():
+        _email_send_later(user, "reset", _email_token_create(user, "reset"))
+
+
+def password_reset_confirm(*, ctx: RequestContext, token: Any, new_password: Any) -> EndUser:
+    """Set a new password with a mailed code; every session ends, and the address counts
+    as verified (the code proved it)."""
+    row = _email_token_check(ctx, token, "reset")
+    user = row.user
+    user.password = passwords.password_hash(passwords.password_check_new(new_password, user=user, field="newPassword"))
+    user.email_verified = True
+    user.is_anonymous = False
+    with transaction.atomic():
+        _email_token_consume(ctx, row)
+        user.save(update_fields=["password", "email_verified", "is_anonymous", "updated_at"])
+        EmailToken.objects.for_project(ctx.project_id).filter(user=user, purpose="reset", used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        sessions_revoke(project_id=ctx.project_id, user=user)
+        _emit(ctx.project_id, user.uid, "updated")
+    return user
+
+
+def email_verification_send(*, ctx: RequestContext) -> None:
+    user = user_of(ctx)
+    if not user.email:
+        raise FailedPrecondition("This account has no email address.")
+    if user.email_verified:
+        return
+    with transaction.atomic():
+        _email_send_later(user, "verify", _email_token_create(user, "verify"))
+
+
+def email_verification_confirm(*, ctx: RequestContext, token: Any) -> EndUser:
+    row = _email_token_check(ctx, token, "verify")
+    user = row.user
+    with transaction.atomic():
+        _email_token_consume(ctx, row)
+        user.email_verified = True
+        user.save(update_fields=["email_verified", "updated_at"])
+        _emit(ctx.project_id, user.uid, "updated")
+    return user

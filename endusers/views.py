@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from baas.api.authentication import client_ip
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
 from baas.api.views import ApiView, ProjectApiView
@@ -70,7 +71,10 @@ class LoginView(PublicAuthView):
     @extend_schema(request=OBJECT, responses=OBJECT, summary="Sign in with email and password", operation_id="auth_login")
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"email", "password"}, {"email", "password"})
-        return _session(services.session_login(ctx=self.ctx_of(request), email=data["email"], password=data["password"]))
+        session = services.session_login(
+            ctx=self.ctx_of(request), email=data["email"], password=data["password"], ip=client_ip(request.META)
+        )
+        return _session(session)
 
 
 class AnonymousView(PublicAuthView):
@@ -125,7 +129,10 @@ class MePasswordView(SignedInView):
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"currentPassword", "newPassword"}, {"currentPassword", "newPassword"})
         session = services.password_change(
-            ctx=self.ctx_of(request), current_password=data["currentPassword"], new_password=data["newPassword"]
+            ctx=self.ctx_of(request),
+            current_password=data["currentPassword"],
+            new_password=data["newPassword"],
+            ip=client_ip(request.META),
         )
         return _session(session)
 
@@ -230,8 +237,9 @@ class AuthConfigView(ProjectApiView):
 
     @extend_schema(request=OBJECT, responses=OBJECT, summary="Change end-user auth settings", operation_id="auth_config_update")
     def patch(self, request: Request, project_id: str) -> Response:
-        data = fields_of(request, {"accessTokenLifetime"})
-        changes = {"access_token_lifetime": data["accessTokenLifetime"]} if "accessTokenLifetime" in data else {}
+        names = {"accessTokenLifetime": "access_token_lifetime", "emailActionUrl": "email_action_url"}
+        data = fields_of(request, set(names))
+        changes = {names[name]: value for name, value in data.items()}
         return Response(config.auth_config_update(ctx=self.ctx_of(request), **changes))
 
 
@@ -242,3 +250,38 @@ class SigningKeyRotateView(ProjectApiView):
     def post(self, request: Request, project_id: str) -> Response:
         key = keys.signing_key_rotate(project_id=project_id)
         return Response({"kid": key.kid})
+
+
+# --- email flows ----------------------------------------------------------------------------
+
+
+class PasswordResetView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses={202: OBJECT}, summary="Mail a password-reset code (always 202)", operation_id="auth_password_reset")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"email"}, {"email"})
+        services.password_reset_request(ctx=self.ctx_of(request), email=data["email"])
+        return Response({}, status=202)
+
+
+class PasswordResetConfirmView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Set a new password with a mailed code", operation_id="auth_password_reset_confirm")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"token", "newPassword"}, {"token", "newPassword"})
+        user = services.password_reset_confirm(ctx=self.ctx_of(request), token=data["token"], new_password=data["newPassword"])
+        return Response({"user": selectors.user_json(user)})
+
+
+class VerifyEmailView(SignedInView):
+    @extend_schema(request=None, responses={202: OBJECT}, summary="Mail an email-verification code to the signed-in user", operation_id="auth_verify_email")
+    def post(self, request: Request, project_id: str) -> Response:
+        fields_of(request, set())
+        services.email_verification_send(ctx=self.ctx_of(request))
+        return Response({}, status=202)
+
+
+class VerifyEmailConfirmView(PublicAuthView):
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Confirm an email address with a mailed code", operation_id="auth_verify_email_confirm")
+    def post(self, request: Request, project_id: str) -> Response:
+        data = fields_of(request, {"token"}, {"token"})
+        user = services.email_verification_confirm(ctx=self.ctx_of(request), token=data["token"])
+        return Response({"user": selectors.user_json(user)})
