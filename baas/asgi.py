@@ -79,10 +79,12 @@ sys.setswitchinterval(float(os.environ.get("BAAS_GIL_SWITCH_INTERVAL", "0.001"))
 
 from baas.api.edge import EdgeApp  # noqa: E402
 from baas.routes import edge_router  # noqa: E402
+from storage.http import StorageApp  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": EdgeApp(edge_router, fallback=BodyLimitGuard(get_asgi_application())),
+        # Object uploads and downloads stream through StorageApp (storage/http.py).
+        "http": EdgeApp(edge_router, fallback=StorageApp(fallback=BodyLimitGuard(get_asgi_application()))),
         # No Origin check: apps on any site connect with a key in the URL (no cookies).
         "websocket": URLRouter(websocket_urlpatterns),
     }

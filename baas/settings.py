@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "projects",
     "projects.documents",
     "endusers",
+    "storage",
     "realtime",
     "functions",
     "dashboard",
@@ -291,6 +292,36 @@ BAAS_REALTIME_POLL_SECONDS = float(env_str("BAAS_REALTIME_POLL_SECONDS", "1.0") 
 BAAS_REALTIME_FEED_LINGER_SECONDS = env_int("BAAS_REALTIME_FEED_LINGER_SECONDS", 60)
 BAAS_REALTIME_CONFIG_TTL = float(env_str("BAAS_REALTIME_CONFIG_TTL", "2.0") or "2.0")  # rules seen by events
 BAAS_REALTIME_DB_THREADS = env_int("BAAS_REALTIME_DB_THREADS", 4)
+
+# --- storage ------------------------------------------------------------------------------
+# Object bytes: "local" (files under BAAS_STORAGE_LOCAL_DIR) or "s3" (any S3-compatible service).
+BAAS_STORAGE = env_str("BAAS_STORAGE", "local").strip().lower()
+if BAAS_STORAGE not in ("local", "s3"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"BAAS_STORAGE must be 'local' or 's3', not {BAAS_STORAGE!r}")
+BAAS_STORAGE_LOCAL_DIR = Path(env_str("BAAS_STORAGE_LOCAL_DIR", str(DATA_DIR / "storage"))).resolve()
+# The largest object any bucket accepts (a bucket's maxFileSize may only be lower).
+BAAS_STORAGE_MAX_FILE_SIZE = env_int("BAAS_STORAGE_MAX_FILE_SIZE", 5 * 1024**3)
+BAAS_STORAGE_CHUNK_SIZE = env_int("BAAS_STORAGE_CHUNK_SIZE", 256 * 1024)  # bytes per read while streaming
+BAAS_STORAGE_THREADS = env_int("BAAS_STORAGE_THREADS", 32)  # upload/download threads per process
+BAAS_STORAGE_IDLE_TIMEOUT = env_int("BAAS_STORAGE_IDLE_TIMEOUT", 60)  # seconds an upload may send nothing
+# Rows a listing examines per request when rules hide objects (a page may come back short).
+BAAS_STORAGE_LIST_SCAN_LIMIT = env_int("BAAS_STORAGE_LIST_SCAN_LIMIT", 5000)
+# Signs object URLs (HMAC-SHA256); default: derived from SECRET_KEY. Changing it voids issued URLs.
+BAAS_STORAGE_SIGNING_KEY = env_str("BAAS_STORAGE_SIGNING_KEY")
+BAAS_STORAGE_MAX_SIGNED_URL_SECONDS = env_int("BAAS_STORAGE_MAX_SIGNED_URL_SECONDS", 7 * 24 * 3600)
+BAAS_S3_BUCKET = env_str("BAAS_S3_BUCKET", "baas")
+BAAS_S3_ENDPOINT_URL = env_str("BAAS_S3_ENDPOINT_URL")  # empty: AWS itself
+BAAS_S3_REGION = env_str("BAAS_S3_REGION", "us-east-1")
+# Empty: boto3's own chain (AWS_* variables, instance profile, ...).
+BAAS_S3_ACCESS_KEY_ID = env_str("BAAS_S3_ACCESS_KEY_ID")
+BAAS_S3_SECRET_ACCESS_KEY = env_str("BAAS_S3_SECRET_ACCESS_KEY")
+BAAS_S3_PREFIX = env_str("BAAS_S3_PREFIX")  # put before every key, to share a bucket between deployments
+BAAS_S3_ADDRESSING_STYLE = env_str("BAAS_S3_ADDRESSING_STYLE", "path")  # path | virtual | auto
+BAAS_S3_PART_SIZE = max(5 * 1024**2, env_int("BAAS_S3_PART_SIZE", 8 * 1024**2))
+# Also hand out S3's own presigned URLs, so clients move bytes straight to and from S3.
+BAAS_S3_PRESIGNED = env_bool("BAAS_S3_PRESIGNED", False)
 
 # --- HTTP edge ----------------------------------------------------------------------------
 # Run edge handlers on one thread per process (like Django's ASGI handler) instead of a

@@ -29,6 +29,7 @@ api_v1 = [
         name="collection",
     ),
     path("projects/<str:project_id>/", include("endusers.urls")),
+    path("projects/<str:project_id>/", include("storage.urls")),
 ]
 
 urlpatterns = [

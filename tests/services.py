@@ -118,3 +118,88 @@ def redis() -> Iterator[str]:
         process.terminate()
         process.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def s3_ok(url: str) -> bool:
+    """Anything answering HTTP there (an S3 endpoint answers 403 or 200 to a bare GET)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url + "/", timeout=2).close()
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def s3() -> Iterator[str]:
+    """Yield an S3-compatible endpoint: ``BAAS_TEST_S3_ENDPOINT_URL`` when it answers (a
+    MinIO or any other S3 the machine runs, with ``BAAS_TEST_S3_ACCESS_KEY_ID`` /
+    ``..._SECRET_ACCESS_KEY``), else a throwaway moto server (moto[server], a test
+    dependency) on a free port. Tests use a bucket of their own in it."""
+    configured = os.environ.get("BAAS_TEST_S3_ENDPOINT_URL")
+    if configured:
+        if not s3_ok(configured):
+            raise RuntimeError(f"BAAS_TEST_S3_ENDPOINT_URL={configured} does not answer")
+        yield configured
+        return
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("moto.server") is None:
+        raise RuntimeError("no S3 endpoint: set BAAS_TEST_S3_ENDPOINT_URL or install moto[server]")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError("moto_server exited at start")
+            if s3_ok(url):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("moto_server did not start")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def s3_settings(url: str, bucket: str) -> dict[str, str]:
+    """The server settings (environment) for S3 mode against the test endpoint, after
+    making sure ``bucket`` exists there."""
+    import boto3
+
+    env = {
+        "BAAS_STORAGE": "s3",
+        "BAAS_S3_ENDPOINT_URL": url,
+        "BAAS_S3_BUCKET": bucket,
+        "BAAS_S3_REGION": "us-east-1",
+        "BAAS_S3_ADDRESSING_STYLE": "path",
+        "BAAS_S3_ACCESS_KEY_ID": os.environ.get("BAAS_TEST_S3_ACCESS_KEY_ID", "test"),
+        "BAAS_S3_SECRET_ACCESS_KEY": os.environ.get("BAAS_TEST_S3_SECRET_ACCESS_KEY", "test"),
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name=env["BAAS_S3_REGION"],
+        aws_access_key_id=env["BAAS_S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["BAAS_S3_SECRET_ACCESS_KEY"],
+    )
+    try:
+        client.create_bucket(Bucket=bucket)
+    except (client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
+        pass
+    return env
