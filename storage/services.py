@@ -423,7 +423,7 @@ def object_sign(*, ctx: RequestContext, bucket_name: str, path: str, data: dict[
     }
     if settings.BAAS_S3_PRESIGNED:
         direct = backend_get().presigned_url(
-            row.blob_key, method="GET", expires_in=expires_in, content_type=row.content_type, disposition=content_disposition(row)
+            row.blob_key, method="GET", expires_in=expires_in, content_type=row.content_type, disposition=content_disposition(row.path, row.content_type)
         )
         if direct is not None:
             answer["directUrl"] = direct
