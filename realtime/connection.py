@@ -22,6 +22,7 @@ from django.conf import settings
 from baas.api.authentication import authenticate_project_request
 from baas.api.context import RequestContext
 from baas.api.errors import (
+    Aborted,
     AlreadyExists,
     ApplicationError,
     FailedPrecondition,
@@ -70,6 +71,8 @@ class Connection:
         self.queue: deque[tuple[str, Subscription | None, int]] = deque()
         self.queued_bytes = 0
         self.wakeup = asyncio.Event()
+        self.drained = asyncio.Event()
+        self.drained.set()
         self.closing = False
         self.close_code = 1000
         self.connected_at = self.last_heard = time.monotonic()
@@ -138,6 +141,8 @@ class Connection:
                     await self.wakeup.wait()
                 text, sub, seq = self.queue.popleft()
                 self.queued_bytes -= len(text)
+                if self.queued_bytes <= settings.BAAS_REALTIME_SEND_BUFFER_BYTES // 4:
+                    self.drained.set()
                 if sub is not None:
                     sub.unsent -= 1
                     sub.sent_position = max(sub.sent_position, seq)  # handed to the transport
@@ -158,6 +163,8 @@ class Connection:
             return
         self.queue.append((text, sub, seq))
         self.queued_bytes += len(text)
+        if self.queued_bytes > settings.BAAS_REALTIME_SEND_BUFFER_BYTES // 2:
+            self.drained.clear()
         if sub is not None:
             sub.unsent += 1
         self.wakeup.set()
@@ -226,6 +233,7 @@ class Connection:
     async def _authenticate(self, token: Any) -> None:
         if self.ctx is None:
             raise Unauthenticated("Invalid API key for this project.")
+        previous = self.uid
         if token is None:
             self.auth = None
         else:
@@ -236,7 +244,18 @@ class Connection:
             assert self.hub is not None
             self.auth = await self.hub.db(access_token_verify, self.project_id, token)
         self.authenticated = True
-        self.push({"type": "authenticated", "uid": self.auth["uid"] if self.auth else None})
+        self.push({"type": "authenticated", "uid": self.uid})
+        if previous != self.uid and self.subs:
+            # Results were computed for someone else: a refreshed token of the same user
+            # keeps its subscriptions, another user starts over.
+            for sub in list(self.subs.values()):
+                sub.active = False
+                self._error(Aborted("The signed-in user changed; subscribe again."), sub.sub_id)
+            self.subs.clear()
+
+    @property
+    def uid(self) -> str | None:
+        return self.auth["uid"] if self.auth else None
 
     def _unsubscribe(self, sub_id: Any) -> None:
         sub = self.subs.pop(sub_id, None) if isinstance(sub_id, str) else None
@@ -335,6 +354,12 @@ class Connection:
                     if not sub.active:
                         return
                     self._process(sub, entry)
+                    if not self.drained.is_set():
+                        # Replaying is paced by the socket: a resuming client is not
+                        # cut off for reading the backlog at network speed.
+                        await self.drained.wait()
+                        if sub.live or not sub.active:
+                            return
         except Exception:
             logger.exception("realtime catch-up failed")
             self.subs.pop(sub.sub_id, None)

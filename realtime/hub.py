@@ -139,7 +139,7 @@ class Hub:
                 entries = await self.db(changelog.changes_after, project_id=feed.project_id, seq=feed.position, limit=READ_BATCH)
                 if not entries:
                     break  # the hint ran ahead of what is readable; the poll retries
-                for entry in entries:
+                for index, entry in enumerate(entries, 1):
                     if entry.seq != feed.position + 1:
                         # Numbered in one committed round, a project's seqs are dense.
                         logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
@@ -147,6 +147,8 @@ class Hub:
                     feed.recent.append(entry)
                     for subscriber in list(feed.connections):
                         subscriber.offer(entry)
+                    if index % 16 == 0:
+                        await asyncio.sleep(0)  # let sockets drain between slices of a big batch
         except Exception:
             logger.exception("reading the change log of %s failed; the poll will retry", feed.project_id)
         finally:
