@@ -279,6 +279,7 @@ def _upload_raw(request: ObjectRequest, ctx: RequestContext, bucket: str, path: 
 
 
 def _exists(ctx: RequestContext, bucket: str, path: str) -> bool:
+    path = path_check(path)
     try:
         bucket_row = selectors.bucket_access(ctx=ctx, name=bucket)
     except NotFound:

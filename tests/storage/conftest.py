@@ -123,7 +123,7 @@ def target(request: Any, storage_servers: Any, transactional_db: Any) -> Iterato
         log.seek(start)
         errors = [line for line in log.read().decode(errors="replace").splitlines() if '"level": "ERROR"' in line]
     if errors:
-        pytest.fail("the server logged errors:\n" + "\n".join(errors[-5:]))
+        pytest.fail("the server logged errors:\n" + "\n".join(line[:2000] for line in errors[-3:]))
 
 
 class Http:
