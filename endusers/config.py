@@ -27,6 +27,7 @@ def auth_config_json(project_id: str) -> dict[str, Any]:
         "accessTokenLifetime": int(configured or settings.BAAS_AUTH_ACCESS_TOKEN_LIFETIME),
         "accessTokenLifetimeDefault": configured is None,
         "emailActionUrl": (row.email_action_url if row is not None else "") or None,
+        "redirectUris": list(row.redirect_uris) if row is not None else [],
     }
 
 
@@ -43,11 +44,15 @@ def _url_check(value: Any, field: str) -> str:
 
 
 def auth_config_update(
-    *, ctx: RequestContext, access_token_lifetime: Any = ..., email_action_url: Any = ...
+    *, ctx: RequestContext, access_token_lifetime: Any = ..., email_action_url: Any = ..., redirect_uris: Any = ...
 ) -> dict[str, Any]:
     """``accessTokenLifetime``: 60 seconds up to the deployment's maximum, or null for
     the default; ``emailActionUrl``: the app page mails link to, or null."""
     row, _ = AuthConfig.objects.for_project(ctx.project_id).get_or_create(project_id=ctx.project_id)
+    if redirect_uris is not ...:
+        if not isinstance(redirect_uris, list) or len(redirect_uris) > 50:
+            raise InvalidArgument("'redirectUris' must be a list of at most 50 URLs.", details={"field": "redirectUris"})
+        row.redirect_uris = [_url_check(uri, "redirectUris") for uri in redirect_uris if uri]
     if email_action_url is not ...:
         row.email_action_url = _url_check(email_action_url, "emailActionUrl")
     if access_token_lifetime is not ...:

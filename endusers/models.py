@@ -109,6 +109,8 @@ class AuthConfig(models.Model):
     access_token_lifetime = models.PositiveIntegerField(null=True, blank=True)  # seconds; null = deployment default
     # The app page that completes email actions: mails link to it with ?mode=…&token=….
     email_action_url = models.CharField(max_length=500, blank=True, default="")
+    # App URIs an OAuth sign-in may return to (exact match): no open redirect.
+    redirect_uris = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProjectScopedManager["AuthConfig"]()
@@ -134,3 +136,58 @@ class EmailToken(models.Model):
 
     def __repr__(self) -> str:
         return f"<EmailToken {self.purpose} {self.pk} of {self.user_id}>"
+
+
+class OAuthProvider(models.Model):
+    """A sign-in provider of one project: Google, GitHub, Apple or any OIDC issuer.
+    The client secret is sealed like signing keys and never returned."""
+
+    KINDS = (("google", "google"), ("github", "github"), ("apple", "apple"), ("oidc", "oidc"))
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    kind = models.CharField(max_length=16, choices=KINDS)
+    client_id = models.CharField(max_length=500)
+    client_secret_sealed = models.TextField(blank=True, default="")
+    issuer = models.CharField(max_length=500, blank=True, default="")
+    scopes = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProjectScopedManager["OAuthProvider"]()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="oauth_provider_unique")]
+
+
+class OAuthState(models.Model):
+    """One sign-in in flight: the ``state`` (hashed), the PKCE verifier and nonce
+    (sealed), and where to send the user back."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=40)
+    state_hash = models.CharField(max_length=64, unique=True)
+    secrets_sealed = models.TextField()
+    redirect_uri = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectScopedManager["OAuthState"]()
+
+
+class EndUserIdentity(models.Model):
+    """A provider account signed in as a user: (provider, subject) is the key."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="identities")
+    provider = models.CharField(max_length=40)
+    subject = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProjectScopedManager["EndUserIdentity"]()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "provider", "subject"], name="end_user_identity_unique")
+        ]

@@ -24,6 +24,10 @@ urlpatterns = [
     path("auth/custom-token/exchange", views.CustomTokenExchangeView.as_view(), name="auth-custom-token-exchange"),
     path("auth/config", views.AuthConfigView.as_view(), name="auth-config"),
     path("auth/keys:rotate", views.SigningKeyRotateView.as_view(), name="auth-keys-rotate"),
+    path("auth/oauth/providers", views.OAuthProvidersView.as_view(), name="auth-oauth-providers"),
+    path("auth/oauth/providers/<str:provider>", views.OAuthProviderView.as_view(), name="auth-oauth-provider"),
+    path("auth/oauth/<str:provider>/authorize", views.OAuthAuthorizeView.as_view(), name="auth-oauth-authorize"),
+    path("auth/oauth/<str:provider>/callback", views.OAuthCallbackView.as_view(), name="auth-oauth-callback"),
     path("users", views.UsersView.as_view(), name="users"),
     path("users/<str:uid>", views.UserView.as_view(), name="user"),
 ]

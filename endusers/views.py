@@ -7,13 +7,15 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
+from django.http import HttpResponseRedirect
 from rest_framework.response import Response
 
 from baas.api.authentication import client_ip
+from baas.api.context import RequestContext
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
 from baas.api.views import ApiView, ProjectApiView
-from endusers import config, keys, selectors, services, tokens
+from endusers import config, keys, oauth, selectors, services, tokens
 
 OBJECT = OpenApiTypes.OBJECT
 JWKS_MAX_AGE = 300
@@ -237,7 +239,7 @@ class AuthConfigView(ProjectApiView):
 
     @extend_schema(request=OBJECT, responses=OBJECT, summary="Change end-user auth settings", operation_id="auth_config_update")
     def patch(self, request: Request, project_id: str) -> Response:
-        names = {"accessTokenLifetime": "access_token_lifetime", "emailActionUrl": "email_action_url"}
+        names = {"accessTokenLifetime": "access_token_lifetime", "emailActionUrl": "email_action_url", "redirectUris": "redirect_uris"}
         data = fields_of(request, set(names))
         changes = {names[name]: value for name, value in data.items()}
         return Response(config.auth_config_update(ctx=self.ctx_of(request), **changes))
@@ -285,3 +287,57 @@ class VerifyEmailConfirmView(PublicAuthView):
         data = fields_of(request, {"token"}, {"token"})
         user = services.email_verification_confirm(ctx=self.ctx_of(request), token=data["token"])
         return Response({"user": selectors.user_json(user)})
+
+
+# --- OAuth / OIDC ---------------------------------------------------------------------------
+
+
+class OAuthAuthorizeView(ApiView):
+    """A browser navigation (no key can be sent): the allow-listed redirect URI and the
+    provider configured for the project stand in for one."""
+
+    @extend_schema(responses={302: None}, summary="Start an OAuth/OIDC sign-in (?redirect_uri=)", operation_id="auth_oauth_authorize", auth=[])
+    def get(self, request: Request, project_id: str, provider: str) -> HttpResponseRedirect:
+        url = oauth.authorize_url(project_id=project_id, name=provider, redirect_uri=request.query_params.get("redirect_uri"))
+        return HttpResponseRedirect(url)
+
+
+class OAuthCallbackView(ApiView):
+    @extend_schema(responses={302: None}, summary="The provider returns here; redirects to the app with tokens", operation_id="auth_oauth_callback", auth=[])
+    def get(self, request: Request, project_id: str, provider: str) -> HttpResponseRedirect:
+        return self._finish(request, project_id, provider, dict(request.query_params.items()))
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, project_id: str, provider: str) -> HttpResponseRedirect:
+        """Apple answers with a form POST (response_mode=form_post)."""
+        return self._finish(request, project_id, provider, dict(request._request.POST.items()))
+
+    def _finish(self, request: Request, project_id: str, provider: str, params: dict[str, str]) -> HttpResponseRedirect:
+        ctx = RequestContext(project_id=project_id, key_kind=None)
+        location = oauth.callback(ctx=ctx, name=provider, params=params)
+        response = HttpResponseRedirect(location)
+        response["Cache-Control"] = "no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+class OAuthProvidersView(ProjectApiView):
+    secret_only = True
+
+    @extend_schema(responses=OBJECT, summary="List sign-in providers (never their secrets)", operation_id="auth_providers_list")
+    def get(self, request: Request, project_id: str) -> Response:
+        return Response({"providers": [oauth.provider_json(p) for p in oauth.providers_list(project_id=project_id)]})
+
+
+class OAuthProviderView(ProjectApiView):
+    secret_only = True
+
+    @extend_schema(request=OBJECT, responses=OBJECT, summary="Configure a sign-in provider", operation_id="auth_provider_set")
+    def put(self, request: Request, project_id: str, provider: str) -> Response:
+        configured = oauth.provider_set(ctx=self.ctx_of(request), name=provider, data=body_object(request))
+        return Response(oauth.provider_json(configured))
+
+    @extend_schema(responses={204: None}, summary="Remove a sign-in provider", operation_id="auth_provider_delete")
+    def delete(self, request: Request, project_id: str, provider: str) -> Response:
+        oauth.provider_delete(project_id=project_id, name=provider)
+        return Response(status=204)
