@@ -27,7 +27,9 @@ def rule_for(config: CollectionConfig, operation: str) -> str | None:
 
 def compiled_rule(config: CollectionConfig, operation: str) -> Rule | None:
     """The compiled rule for ``operation`` (cached per collection config version)."""
-    rules = _compiled.get(config.cache_key, config.rules)
+    # The rules are part of the key: a collection deleted and made again starts its
+    # version over, and must not find the old collection's compiled rules.
+    rules = _compiled.get((config.cache_key, tuple(sorted(config.rules.items()))), config.rules)
     return rules.get(operation) or rules.get(SHORTHANDS[operation])
 
 
