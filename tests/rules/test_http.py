@@ -284,3 +284,13 @@ def test_rules_test_endpoint(secret_api: Any, public_api: Any) -> None:
         response = secret_api.post(RULES_TEST, bad)
         assert response.status == 400 and response.error_code == "invalid_argument", bad
     assert public_api.post(RULES_TEST, same).status == 403
+
+
+def test_a_recreated_collection_does_not_inherit_old_rules(secret_api: Any, public_api: Any) -> None:
+    assert set_rules(secret_api, "again", {"read": "true"})["version"] == 1
+    secret_api.put(f"{BASE}/again/documents/x", {"data": {}})
+    assert public_api.get(f"{BASE}/again/documents/x").status == 200
+    assert secret_api.delete(f"{BASE}/again").status in (200, 204)
+    assert set_rules(secret_api, "again", {"read": "false"})["version"] == 1  # the version starts over
+    secret_api.put(f"{BASE}/again/documents/x", {"data": {}})
+    assert public_api.get(f"{BASE}/again/documents/x").status == 403
