@@ -303,7 +303,7 @@ if BAAS_STORAGE not in ("local", "s3"):
 BAAS_STORAGE_LOCAL_DIR = Path(env_str("BAAS_STORAGE_LOCAL_DIR", str(DATA_DIR / "storage"))).resolve()
 # The largest object any bucket accepts (a bucket's maxFileSize may only be lower).
 BAAS_STORAGE_MAX_FILE_SIZE = env_int("BAAS_STORAGE_MAX_FILE_SIZE", 5 * 1024**3)
-BAAS_STORAGE_CHUNK_SIZE = env_int("BAAS_STORAGE_CHUNK_SIZE", 256 * 1024)  # bytes per read while streaming
+BAAS_STORAGE_CHUNK_SIZE = env_int("BAAS_STORAGE_CHUNK_SIZE", 1024 * 1024)  # bytes per read while streaming
 BAAS_STORAGE_THREADS = env_int("BAAS_STORAGE_THREADS", 32)  # upload/download threads per process
 BAAS_STORAGE_IDLE_TIMEOUT = env_int("BAAS_STORAGE_IDLE_TIMEOUT", 60)  # seconds an upload may send nothing
 # Rows a listing examines per request when rules hide objects (a page may come back short).

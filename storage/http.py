@@ -578,16 +578,23 @@ class StorageApp:
             gone.set()
 
         watcher = asyncio.ensure_future(watch())
+        # The next chunk is read while this one is sent (one read in flight at a time).
+        pending: asyncio.Future[bytes | None] | None = loop.run_in_executor(self.pool, next, stream, None)
         try:
             while not gone.is_set():
-                chunk = await loop.run_in_executor(self.pool, next, stream, None)
+                assert pending is not None
+                chunk = await pending
+                pending = None
                 if chunk is None:
                     break
+                pending = loop.run_in_executor(self.pool, next, stream, None)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if not gone.is_set():
                 await send({"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
+            if pending is not None:
+                await asyncio.wait([pending])
             close = getattr(stream, "close", None)
             if close is not None:
                 await loop.run_in_executor(self.pool, close)

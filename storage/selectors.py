@@ -178,8 +178,9 @@ def objects_list(
     objects: list[StoredObject] = []
     prefixes: list[str] = []
     scanned, budget = 0, settings.BAAS_STORAGE_LIST_SCAN_LIMIT
+    batch_size = min(SCAN_BATCH, limit + 1)  # enough when nothing is hidden; more once rows are
     while True:
-        batch = list(base.filter(**{f"{field}__{'gte' if inclusive else 'gt'}": start}).order_by(field)[:SCAN_BATCH])
+        batch = list(base.filter(**{f"{field}__{'gte' if inclusive else 'gt'}": start}).order_by(field)[:batch_size])
         jumped = False
         for row in batch:
             if scanned >= budget:
@@ -202,8 +203,9 @@ def objects_list(
                 return page(None)
             start, inclusive, jumped = after, True, True
             break
-        if not jumped and len(batch) < SCAN_BATCH:
+        if not jumped and len(batch) < batch_size:
             return page(None)
+        batch_size = SCAN_BATCH
 
 
 def _folder_of(path: str, prefix: str, delimiter: str) -> str | None:

@@ -268,9 +268,10 @@ def upload_precheck(
 
 
 def release_database() -> None:
-    """Give the connection back while bytes stream, so a slow upload holds no database
-    connection (outside a transaction only)."""
-    if not connection.in_atomic_block:
+    """Give a pooled PostgreSQL connection back while bytes stream, so a slow transfer
+    holds no database connection (outside a transaction only). SQLite has no pool to
+    drain, and closing its last connection costs a WAL checkpoint."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
         connection.close()
 
 
