@@ -311,8 +311,9 @@ BAAS_STORAGE_LIST_SCAN_LIMIT = env_int("BAAS_STORAGE_LIST_SCAN_LIMIT", 5000)
 # Signs object URLs (HMAC-SHA256); default: derived from SECRET_KEY. Changing it voids issued URLs.
 BAAS_STORAGE_SIGNING_KEY = env_str("BAAS_STORAGE_SIGNING_KEY")
 BAAS_STORAGE_MAX_SIGNED_URL_SECONDS = env_int("BAAS_STORAGE_MAX_SIGNED_URL_SECONDS", 7 * 24 * 3600)
-BAAS_S3_BUCKET = env_str("BAAS_S3_BUCKET", "baas")
-BAAS_S3_ENDPOINT_URL = env_str("BAAS_S3_ENDPOINT_URL")  # empty: AWS itself
+# The AWS_* names (django-storages' and docker-compose.yml's) are read when these are unset.
+BAAS_S3_BUCKET = env_str("BAAS_S3_BUCKET", env_str("AWS_STORAGE_BUCKET_NAME", "baas"))
+BAAS_S3_ENDPOINT_URL = env_str("BAAS_S3_ENDPOINT_URL", env_str("AWS_S3_ENDPOINT_URL"))  # empty: AWS itself
 BAAS_S3_REGION = env_str("BAAS_S3_REGION", "us-east-1")
 # Empty: boto3's own chain (AWS_* variables, instance profile, ...).
 BAAS_S3_ACCESS_KEY_ID = env_str("BAAS_S3_ACCESS_KEY_ID")
