@@ -292,6 +292,9 @@ BAAS_REALTIME_POLL_SECONDS = float(env_str("BAAS_REALTIME_POLL_SECONDS", "1.0") 
 BAAS_REALTIME_FEED_LINGER_SECONDS = env_int("BAAS_REALTIME_FEED_LINGER_SECONDS", 60)
 BAAS_REALTIME_CONFIG_TTL = float(env_str("BAAS_REALTIME_CONFIG_TTL", "2.0") or "2.0")  # rules seen by events
 BAAS_REALTIME_DB_THREADS = env_int("BAAS_REALTIME_DB_THREADS", 4)
+# permessage-deflate on WebSockets: off, since compressing every small event per socket
+# costs more CPU than the bandwidth it saves.
+BAAS_WS_DEFLATE = env_bool("BAAS_WS_DEFLATE", False)
 
 # --- storage ------------------------------------------------------------------------------
 # Object bytes: "local" (files under BAAS_STORAGE_LOCAL_DIR) or "s3" (any S3-compatible service).

@@ -201,6 +201,7 @@ class OurServer:
     database_url: str
     publishable_key: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    pid: int = 0
 
     def manage(self, *args: str) -> str:
         """Run a ``baas`` command against this server's database and settings."""
@@ -228,10 +229,11 @@ def our_server(*, database_url: str, redis_url: str, workers: int, log_dir: Path
     )
     port = free_port()
     command = [*baas, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    with process(command, env=env, cwd=ROOT, log=log_dir / "baas.log"):
+    with process(command, env=env, cwd=ROOT, log=log_dir / "baas.log") as server_process:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         yield OurServer(
-            "127.0.0.1", port, created["projectId"], created["secretKey"], database_url, created["publishableKey"], env
+            "127.0.0.1", port, created["projectId"], created["secretKey"], database_url, created["publishableKey"], env,
+            server_process.pid,
         )
 
 

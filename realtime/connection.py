@@ -35,10 +35,9 @@ from baas.api.errors import (
 )
 from projects.documents import changelog, selectors
 from projects.documents.access import compiled_rule
-from projects.documents.changelog import ChangeEntry
 from projects.documents.query import Query, decode_cursor, parse_query
 from realtime.hub import Feed, Hub, hub_for_loop
-from realtime.subscriptions import SnapshotFold, Subscription, event_for, parse_subscribe
+from realtime.subscriptions import EntryView, SnapshotFold, Subscription, auth_key, event_for, parse_subscribe
 
 logger = logging.getLogger("baas.realtime")
 
@@ -66,10 +65,12 @@ class Connection:
         self.receive, self.send_raw = receive, send
         self.ctx: RequestContext | None = None
         self.auth: dict[str, Any] | None = None
+        self.auth_key = ""
         self.authenticated = False
         self.subs: dict[str, Subscription] = {}
         self.queue: deque[tuple[str, Subscription | None, int]] = deque()
         self.queued_bytes = 0
+        self.buffer_limit = settings.BAAS_REALTIME_SEND_BUFFER_BYTES  # read once: push is hot
         self.wakeup = asyncio.Event()
         self.drained = asyncio.Event()
         self.drained.set()
@@ -141,7 +142,7 @@ class Connection:
                     await self.wakeup.wait()
                 text, sub, seq = self.queue.popleft()
                 self.queued_bytes -= len(text)
-                if self.queued_bytes <= settings.BAAS_REALTIME_SEND_BUFFER_BYTES // 4:
+                if self.queued_bytes <= self.buffer_limit // 4:
                     self.drained.set()
                 if sub is not None:
                     sub.unsent -= 1
@@ -154,16 +155,16 @@ class Connection:
 
     # --- outgoing -------------------------------------------------------------------------------
 
-    def push(self, message: dict[str, Any], sub: Subscription | None = None, seq: int = 0) -> None:
+    def push(self, message: dict[str, Any] | str, sub: Subscription | None = None, seq: int = 0) -> None:
         if self.closing:
             return
-        text = orjson.dumps(message).decode()
-        if self.queued_bytes + len(text) > settings.BAAS_REALTIME_SEND_BUFFER_BYTES and self.queue:
+        text = message if isinstance(message, str) else orjson.dumps(message).decode()
+        if self.queued_bytes + len(text) > self.buffer_limit and self.queue:
             self._overflow()
             return
         self.queue.append((text, sub, seq))
         self.queued_bytes += len(text)
-        if self.queued_bytes > settings.BAAS_REALTIME_SEND_BUFFER_BYTES // 2:
+        if self.queued_bytes > self.buffer_limit // 2:
             self.drained.clear()
         if sub is not None:
             sub.unsent += 1
@@ -235,7 +236,7 @@ class Connection:
             raise Unauthenticated("Invalid API key for this project.")
         previous = self.uid
         if token is None:
-            self.auth = None
+            self.auth, self.auth_key = None, ""
         else:
             if not isinstance(token, str) or not token:
                 raise InvalidArgument("'token' is an access token string, or null for anonymous.")
@@ -243,6 +244,7 @@ class Connection:
 
             assert self.hub is not None
             self.auth = await self.hub.db(access_token_verify, self.project_id, token)
+        self.auth_key = auth_key(self.auth)
         self.authenticated = True
         self.push({"type": "authenticated", "uid": self.uid})
         if previous != self.uid and self.subs:
@@ -353,7 +355,7 @@ class Connection:
                 for entry in entries:
                     if not sub.active:
                         return
-                    self._process(sub, entry)
+                    self._process(sub, EntryView(entry))
                     if not self.drained.is_set():
                         # Replaying is paced by the socket: a resuming client is not
                         # cut off for reading the backlog at network speed.
@@ -368,18 +370,20 @@ class Connection:
         finally:
             sub.catching_up = False
 
-    def offer(self, entry: ChangeEntry) -> None:
+    def offer(self, view: EntryView) -> None:
         """Called by the hub, on the loop, for every entry in seq order."""
+        entry = view.entry
         for sub in list(self.subs.values()):
             if not sub.live or not sub.active or entry.seq <= sub.position:
                 continue
             if entry.seq != sub.position + 1:
                 self._follow(sub)  # behind (cannot happen while live): fill from the log
                 continue
-            self._process(sub, entry)
+            self._process(sub, view)
 
-    def _process(self, sub: Subscription, entry: ChangeEntry) -> None:
+    def _process(self, sub: Subscription, view: EntryView) -> None:
         assert self.hub is not None and self.ctx is not None
+        entry = view.entry
         sub.position = entry.seq
         if entry.collection != sub.collection:
             if sub.unsent == 0:
@@ -390,7 +394,9 @@ class Connection:
             self.hub._spawn(self.hub.config(self.project_id, sub.collection))
             message = None
         else:
-            message = event_for(sub, entry, config=config, privileged=self.ctx.is_privileged, auth=self.auth)
+            message = event_for(
+                sub, view, config=config, privileged=self.ctx.is_privileged, auth=self.auth, key=self.auth_key
+            )
         if message is not None:
             self.push(message, sub, entry.seq)
         elif sub.unsent == 0:

@@ -28,6 +28,7 @@ from django.db import close_old_connections, connection
 from projects.documents import changelog
 from projects.documents.changelog import ChangeEntry
 from projects.documents.config import CollectionConfig, collection_config
+from realtime.subscriptions import EntryView
 
 if TYPE_CHECKING:
     from realtime.connection import Connection
@@ -145,8 +146,9 @@ class Hub:
                         logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
                     feed.position = entry.seq
                     feed.recent.append(entry)
+                    view = EntryView(entry)
                     for subscriber in list(feed.connections):
-                        subscriber.offer(entry)
+                        subscriber.offer(view)
                     if index % 16 == 0:
                         await asyncio.sleep(0)  # let sockets drain between slices of a big batch
         except Exception:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import time
+
+import orjson
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -43,6 +45,10 @@ class Subscription:
     live: bool = False
     active: bool = True
     catching_up: bool = False
+    id_json: str = ""
+
+    def __post_init__(self) -> None:
+        self.id_json = orjson.dumps(self.sub_id).decode()
 
     @property
     def operation(self) -> str:
@@ -100,47 +106,86 @@ def live_auth(auth: dict[str, Any] | None) -> dict[str, Any] | None:
     return auth
 
 
+class EntryView:
+    """One change-log entry as every subscriber of a process sees it: the parts that do not
+    depend on the subscriber (the document's JSON, rule decisions per user) are computed
+    once, not once per subscriber."""
+
+    __slots__ = ("entry", "_docs", "_decisions")
+
+    def __init__(self, entry: ChangeEntry) -> None:
+        self.entry = entry
+        self._docs: dict[bool, str] = {}
+        self._decisions: dict[tuple[Any, ...], bool] = {}
+
+    def doc_json(self, present: bool) -> str:
+        text = self._docs.get(present)
+        if text is None:
+            entry = self.entry
+            if present:
+                doc = {"id": entry.doc_id, "data": entry.data, "version": entry.version, "updateTime": rfc3339(entry.time)}
+            else:
+                doc = {"id": entry.doc_id, "version": entry.version}
+            text = self._docs[present] = orjson.dumps(doc).decode()
+        return text
+
+    def allowed(self, config: CollectionConfig, operation: str, auth: dict[str, Any] | None, auth_key: str, after: bool) -> bool:
+        key = (config.project_id, config.name, config.version, operation, auth_key, after)
+        decision = self._decisions.get(key)
+        if decision is None:
+            rule = compiled_rule(config, operation)
+            data = self.entry.data if after else self.entry.before
+            resource = {"id": self.entry.doc_id, "data": data}
+            decision = rule is not None and rule.allows(
+                activation(project_id=config.project_id, auth=auth, resource=resource, request={})
+            )
+            self._decisions[key] = decision
+        return decision
+
+
+def auth_key(auth: dict[str, Any] | None) -> str:
+    """What rule decisions may be shared on: the whole auth value."""
+    return "" if auth is None else orjson.dumps(auth, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def _visible(
-    sub: Subscription, config: CollectionConfig, privileged: bool, auth: dict[str, Any] | None, doc_id: str, data: Any
+    sub: Subscription, view: EntryView, config: CollectionConfig, privileged: bool, auth: Any, key: str, after: bool
 ) -> bool:
+    entry = view.entry
+    data = entry.data if after else entry.before
     if data is None:
         return False
-    if sub.doc_id is not None and doc_id != sub.doc_id:
+    if sub.where is not None and not matches(sub.where, DocumentView(entry.doc_id, data, _EPOCH, _EPOCH)):
         return False
-    if sub.where is not None and not matches(sub.where, DocumentView(doc_id, data, _EPOCH, _EPOCH)):
-        return False
-    if privileged:
-        return True
-    rule = compiled_rule(config, sub.operation)
-    if rule is None:
-        return False
-    variables = activation(project_id=config.project_id, auth=auth, resource={"id": doc_id, "data": data}, request={})
-    return rule.allows(variables)
+    return privileged or view.allowed(config, sub.operation, auth, key, after)
 
 
 def event_for(
     sub: Subscription,
-    entry: ChangeEntry,
+    view: EntryView,
     *,
     config: CollectionConfig,
     privileged: bool,
     auth: dict[str, Any] | None,
-) -> dict[str, Any] | None:
-    """The ``change`` message this entry means for this subscriber, or None."""
+    key: str,
+) -> str | None:
+    """The ``change`` message (JSON text) this entry means for this subscriber, or None."""
+    entry = view.entry
     if entry.collection != sub.collection or (sub.doc_id is not None and entry.doc_id != sub.doc_id):
         return None
-    auth = live_auth(auth)
-    before = _visible(sub, config, privileged, auth, entry.doc_id, entry.before)
-    after = _visible(sub, config, privileged, auth, entry.doc_id, entry.data)
+    if auth is not None and live_auth(auth) is None:
+        auth, key = None, ""
+    before = _visible(sub, view, config, privileged, auth, key, after=False)
+    after = _visible(sub, view, config, privileged, auth, key, after=True)
     if after:
         kind = "modified" if before else "added"
-        doc: dict[str, Any] = {"id": entry.doc_id, "data": entry.data, "version": entry.version, "updateTime": rfc3339(entry.time)}
     elif before:
         kind = "removed"
-        doc = {"id": entry.doc_id, "version": entry.version}
     else:
         return None
-    return {"type": "change", "sub": sub.sub_id, "change": kind, "doc": doc, "seq": entry.seq}
+    return (
+        f'{{"type":"change","sub":{sub.id_json},"change":"{kind}","doc":{view.doc_json(after)},"seq":{entry.seq}}}'
+    )
 
 
 @dataclass(slots=True)
@@ -165,9 +210,10 @@ class SnapshotFold:
         auth: dict[str, Any] | None,
     ) -> None:
         for entry in entries:
-            if entry.collection != sub.collection:
+            if entry.collection != sub.collection or (sub.doc_id is not None and entry.doc_id != sub.doc_id):
                 continue
-            if _visible(sub, config, privileged, auth, entry.doc_id, entry.data):
+            view = EntryView(entry)
+            if _visible(sub, view, config, privileged, auth, auth_key(auth), after=True):
                 self.documents[entry.doc_id] = {
                     "id": entry.doc_id,
                     "data": entry.data,

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
             command = [
                 sys.executable, "-m", "uvicorn", "--fd", str(fd), "--lifespan", "off", "--no-access-log",
                 "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--proxy-headers",
+                # Compressing each small event separately per socket costs more CPU than it saves.
+                "--ws-per-message-deflate", "true" if settings.BAAS_WS_DEFLATE else "false",
                 "--log-level", "warning", "baas.asgi:application",
             ]
         else:

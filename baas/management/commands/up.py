@@ -42,4 +42,5 @@ class Command(BaseCommand):
             log_level="warning",
             proxy_headers=True,
             ws="websockets-sansio",
+            ws_per_message_deflate=settings.BAAS_WS_DEFLATE,
         )
