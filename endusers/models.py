@@ -98,6 +98,9 @@ class RefreshToken(models.Model):
 
     objects = ProjectScopedManager["RefreshToken"]()
 
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="refresh_token_expiry")]
+
     def __repr__(self) -> str:
         return f"<RefreshToken {self.pk} of {self.user_id}>"
 
@@ -133,6 +136,9 @@ class EmailToken(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     objects = ProjectScopedManager["EmailToken"]()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="email_token_expiry")]
 
     def __repr__(self) -> str:
         return f"<EmailToken {self.purpose} {self.pk} of {self.user_id}>"
@@ -174,6 +180,9 @@ class OAuthState(models.Model):
 
     objects = ProjectScopedManager["OAuthState"]()
 
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="oauth_state_expiry")]
+
 
 class EndUserIdentity(models.Model):
     """A provider account signed in as a user: (provider, subject) is the key."""
@@ -191,3 +200,18 @@ class EndUserIdentity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "provider", "subject"], name="end_user_identity_unique")
         ]
+
+
+class CustomTokenUse(models.Model):
+    """A custom token already exchanged, kept until it expires so a replay is refused.
+    ``jti`` is the token's id (the SHA-256 of its signed part for tokens minted without one)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    jti = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+
+    objects = ProjectScopedManager["CustomTokenUse"]()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "jti"], name="custom_token_use_unique")]
+        indexes = [models.Index(fields=["expires_at"], name="custom_token_use_expiry")]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import orjson
@@ -29,8 +30,8 @@ from baas.api.errors import (
     Unauthenticated,
 )
 from endusers import config, passwords, throttle
-from endusers.models import AuthConfig, EmailToken, EndUser, RefreshToken
-from endusers.tokens import access_token_mint, claims_check, custom_token_verify, uid_check
+from endusers.models import AuthConfig, CustomTokenUse, EmailToken, EndUser, RefreshToken
+from endusers.tokens import CustomToken, access_token_mint, claims_check, custom_token_verify, uid_check
 from projects.services import secret_hash
 
 REFRESH_PREFIX = "rt_"
@@ -406,10 +407,26 @@ def user_admin_update(
     return user
 
 
+def _custom_token_spend(project_id: str, verified: CustomToken) -> None:
+    """Record the token's use in its own commit, before the sign-in: a token is spent
+    once presented, even when the sign-in then fails (a disabled user)."""
+    try:
+        with transaction.atomic():
+            CustomTokenUse.objects.for_project(project_id).create(
+                project_id=project_id,
+                jti=verified.jti,
+                expires_at=datetime.fromtimestamp(verified.exp, tz=dt_timezone.utc),
+            )
+    except IntegrityError:
+        raise Unauthenticated("This custom token has already been used.", details={"reason": "reused"}) from None
+
+
 def custom_token_exchange(*, ctx: RequestContext, token: Any) -> Session:
     """Sign in with a custom token from the project's backend: the uid is created on
     first use; claims in the token replace the user's custom claims."""
-    uid, claims = custom_token_verify(ctx.project_id, token)
+    verified = custom_token_verify(ctx.project_id, token)
+    uid, claims = verified.uid, verified.claims
+    _custom_token_spend(ctx.project_id, verified)
     with transaction.atomic():
         user = EndUser.objects.for_project(ctx.project_id).select_for_update().filter(uid=uid).first()
         if user is None:

@@ -13,7 +13,10 @@ point here.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -187,6 +190,14 @@ def custom_token_audience(project_id: str) -> str:
     return f"{project_issuer(project_id)}/auth/custom-token"
 
 
+@dataclass(frozen=True, slots=True)
+class CustomToken:
+    uid: str
+    claims: dict[str, Any]
+    jti: str  # what the exchange records, so the token works once
+    exp: int
+
+
 def custom_token_mint(project_id: str, uid: str, claims: dict[str, Any] | None = None) -> str:
     uid_check(uid)
     custom = claims_check(claims)
@@ -194,6 +205,7 @@ def custom_token_mint(project_id: str, uid: str, claims: dict[str, Any] | None =
     payload = {
         "sub": uid,
         "claims": custom,
+        "jti": secrets.token_urlsafe(16),
         "iat": now,
         "exp": now + CUSTOM_TOKEN_LIFETIME,
         "aud": custom_token_audience(project_id),
@@ -203,8 +215,8 @@ def custom_token_mint(project_id: str, uid: str, claims: dict[str, Any] | None =
     return jwt.encode(payload, signer.private_key, algorithm=keys.ALGORITHM, headers={"kid": signer.kid})
 
 
-def custom_token_verify(project_id: str, token: Any) -> tuple[str, dict[str, Any]]:
-    """(uid, claims) of a custom token of this project; Unauthenticated otherwise."""
+def custom_token_verify(project_id: str, token: Any) -> CustomToken:
+    """A custom token of this project, checked but not yet spent; Unauthenticated otherwise."""
     if not isinstance(token, str) or len(token) > 8192:
         raise Unauthenticated("Invalid custom token.")
     try:
@@ -227,4 +239,11 @@ def custom_token_verify(project_id: str, token: Any) -> tuple[str, dict[str, Any
         raise Unauthenticated("The custom token has expired.", details={"reason": "expired"})
     if not isinstance(sub, str) or not isinstance(claims, dict):
         raise Unauthenticated("Invalid custom token.")
-    return sub, claims
+    jti = payload.get("jti")
+    if jti is None:
+        # Minted before tokens carried an id: the signed part names it. Not the whole
+        # token, whose ECDSA signature can be re-encoded into a second valid one.
+        jti = hashlib.sha256(token.rpartition(".")[0].encode()).hexdigest()
+    elif not isinstance(jti, str) or not 1 <= len(jti) <= 64:
+        raise Unauthenticated("Invalid custom token.")
+    return CustomToken(sub, claims, jti, exp)

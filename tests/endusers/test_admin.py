@@ -8,9 +8,10 @@ from typing import Any
 
 import jwt
 import pytest
+from django.utils import timezone
 
 from endusers import tokens
-from endusers.models import EndUser, RefreshToken
+from endusers.models import CustomTokenUse, EndUser, RefreshToken
 from tests.endusers.helpers import AUTH, PASSWORD, SESSION_KEYS, error, signup
 
 USERS = "/v1/projects/alpha-app/users"
@@ -162,7 +163,72 @@ def test_custom_token_flow(secret_api: Any, public_api: Any) -> None:
     # An access token is not a custom token.
     error(public_api.post(f"{AUTH}/custom-token/exchange", {"token": exchanged.body["accessToken"]}), 401, "unauthenticated")
     secret_api.patch("/v1/projects/alpha-app/users/ext:42", {"disabled": True})
-    error(public_api.post(f"{AUTH}/custom-token/exchange", {"token": token}), 403, "permission_denied")
+    fresh = secret_api.post(f"{AUTH}/custom-token", {"uid": "ext:42"}).body["token"]
+    error(public_api.post(f"{AUTH}/custom-token/exchange", {"token": fresh}), 403, "permission_denied")
+
+
+def _exchange(public_api: Any, token: str) -> Any:
+    return public_api.post(f"{AUTH}/custom-token/exchange", {"token": token})
+
+
+def test_a_custom_token_works_once(secret_api: Any, public_api: Any, other_project: Any) -> None:
+    token = secret_api.post(f"{AUTH}/custom-token", {"uid": "ext:7"}).body["token"]
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    assert isinstance(jti, str) and len(jti) >= 16
+    assert _exchange(public_api, token).status == 200
+    body = error(_exchange(public_api, token), 401, "unauthenticated")
+    assert body["details"] == {"reason": "reused"}
+    assert CustomTokenUse.objects.for_project("alpha-app").filter(jti=jti).count() == 1
+    # Each mint has its own id; a replay of one leaves the others good.
+    other = secret_api.post(f"{AUTH}/custom-token", {"uid": "ext:7"}).body["token"]
+    assert jwt.decode(other, options={"verify_signature": False})["jti"] != jti
+    assert _exchange(public_api, other).status == 200
+    # Replay records are per project: beta having spent the same id does not spend alpha's.
+    third = secret_api.post(f"{AUTH}/custom-token", {"uid": "ext:7"}).body["token"]
+    third_jti = jwt.decode(third, options={"verify_signature": False})["jti"]
+    CustomTokenUse.objects.for_project("beta-app").create(project_id="beta-app", jti=third_jti, expires_at=timezone.now())
+    assert _exchange(public_api, third).status == 200
+
+
+def test_a_custom_token_refused_for_a_disabled_user_is_spent(secret_api: Any, public_api: Any) -> None:
+    _create(secret_api, uid="ext:9", disabled=True)
+    token = secret_api.post(f"{AUTH}/custom-token", {"uid": "ext:9"}).body["token"]
+    error(_exchange(public_api, token), 403, "permission_denied")
+    secret_api.patch(f"{USERS}/ext:9", {"disabled": False})
+    error(_exchange(public_api, token), 401, "unauthenticated")
+
+
+def _p256_flip(token: str) -> str:
+    """The same token with its ECDSA signature (r, s) re-encoded as (r, n - s), which
+    verifies just as well."""
+    import base64
+
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    head, payload, sig = token.split(".")
+    raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    r, s = raw[:32], int.from_bytes(raw[32:], "big")
+    flipped = base64.urlsafe_b64encode(r + (n - s).to_bytes(32, "big")).rstrip(b"=").decode()
+    return f"{head}.{payload}.{flipped}"
+
+
+def test_a_custom_token_without_an_id_still_works_once(secret_api: Any, public_api: Any) -> None:
+    from endusers import keys
+
+    now = int(time.time())
+    signer = keys.signer_for("alpha-app")
+    payload = {
+        "sub": "legacy", "claims": {}, "iat": now, "exp": now + 600,
+        "aud": tokens.custom_token_audience("alpha-app"), "iss": tokens.project_issuer("alpha-app"),
+    }
+    token = jwt.encode(payload, signer.private_key, algorithm="ES256", headers={"kid": signer.kid})
+    twin = _p256_flip(token)
+    assert twin != token and tokens.custom_token_verify("alpha-app", twin).uid == "legacy"
+    assert _exchange(public_api, token).status == 200
+    assert error(_exchange(public_api, twin), 401, "unauthenticated")["details"] == {"reason": "reused"}
+    # A minted token re-encoded the same way is refused too (its id is in the payload).
+    minted = secret_api.post(f"{AUTH}/custom-token", {"uid": "ext:8"}).body["token"]
+    assert _exchange(public_api, _p256_flip(minted)).status == 200
+    error(_exchange(public_api, minted), 401, "unauthenticated")
 
 
 def test_custom_tokens_expire_and_refuse_bad_input(secret_api: Any, public_api: Any, monkeypatch: Any) -> None:
