@@ -29,6 +29,20 @@ app.conf.update(
 app.conf.task_default_queue = f"{os.environ.get('BAAS_KEY_PREFIX', 'baas')}.jobs"
 app.autodiscover_tasks()
 
+# Periodic housekeeping. Services mode: the ``celery -A baas beat`` process (docker-compose's
+# ``beat``). Embedded mode: a beat thread beside the worker thread (baas/jobs.py).
+CLEANUP_EVERY = float(os.environ.get("BAAS_CLEANUP_INTERVAL_SECONDS", "3600"))
+app.conf.beat_schedule = {
+    name: {"task": name, "schedule": CLEANUP_EVERY, "options": {"expires": CLEANUP_EVERY}}
+    for name in (
+        "endusers.refresh_tokens_purge",
+        "endusers.oauth_states_purge",
+        "endusers.email_tokens_purge",
+        "endusers.custom_token_uses_purge",
+        "endusers.signing_keys_purge",
+    )
+}
+
 
 @worker_process_init.connect
 def _start_changelog_sequencer(**kwargs: object) -> None:

@@ -165,9 +165,11 @@ def signing_key_rotate(*, project_id: str) -> SigningKey:
     return key
 
 
-def signing_keys_purge(*, project_id: str) -> int:
-    """Delete keys no longer published (their tokens have all expired)."""
-    deleted, _ = SigningKey.objects.for_project(project_id).filter(retired_at__lte=_published_after()).delete()
+def signing_keys_purge(*, project_id: str | None = None) -> int:
+    """Delete keys no longer published (their tokens have all expired); every project's
+    when ``project_id`` is None (the hourly job)."""
+    rows = SigningKey.objects.unscoped() if project_id is None else SigningKey.objects.for_project(project_id)
+    deleted, _ = rows.filter(retired_at__lte=_published_after()).delete()
     return deleted
 
 
