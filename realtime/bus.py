@@ -43,12 +43,17 @@ async def _send(heads: dict[str, int]) -> None:
         logger.exception("publishing change-log heads failed (hubs will poll)")
 
 
-def heads_published(sender: Any = None, *, assigned: dict[str, tuple[int, int]], **_: Any) -> None:
+def heads_published(
+    sender: Any = None, *, assigned: dict[str, tuple[int, int]], entries: dict[str, list[Any]] | None = None, **_: Any
+) -> None:
     heads = {project_id: last for project_id, (_, last) in assigned.items()}
     from realtime.hub import current_hub
 
     hub = current_hub()
     if hub is not None:
-        hub.hint_threadsafe(heads)
+        if entries is not None:
+            hub.deliver_threadsafe(entries)  # numbered here: no need to read them back
+        else:
+            hub.hint_threadsafe(heads)
     if settings.REDIS_URL:
         asyncio.run_coroutine_threadsafe(_send(heads), _publisher_loop())

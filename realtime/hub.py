@@ -67,6 +67,7 @@ class Hub:
         self._executor = ThreadPoolExecutor(max_workers=settings.BAAS_REALTIME_DB_THREADS, thread_name_prefix="baas-rt-db")
         self._attaching: dict[str, asyncio.Future[Feed]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        changelog.entries_wanted = True  # this process's rounds hand their entries over
         self._start_background()
 
     # --- database work, off the event loop -------------------------------------------------
@@ -134,27 +135,61 @@ class Hub:
         except RuntimeError:
             pass  # the loop has closed
 
+    def deliver_threadsafe(self, entries: dict[str, list[ChangeEntry]]) -> None:
+        """Entries this process just numbered: delivered without reading them back."""
+
+        def apply() -> None:
+            for project_id, items in entries.items():
+                feed = self.feeds.get(project_id)
+                if feed is None or not items:
+                    continue
+                if feed.pumping or items[0].seq != feed.position + 1:
+                    self.hint(project_id, items[-1].seq)  # not next in line: read in order
+                    continue
+                feed.pumping = True
+                self._spawn(self._run(feed, items))
+
+        try:
+            self.loop.call_soon_threadsafe(apply)
+        except RuntimeError:
+            pass
+
+    async def _run(self, feed: Feed, entries: list[ChangeEntry]) -> None:
+        """Deliver entries handed over, then anything more the log has."""
+        try:
+            await self._dispatch(feed, entries)
+        finally:
+            feed.pumping = False
+        if feed.wanted > feed.position:
+            self.hint(feed.project_id, feed.wanted)
+
     async def _pump(self, feed: Feed) -> None:
         try:
             while feed.wanted > feed.position:
                 entries = await self.db(changelog.changes_after, project_id=feed.project_id, seq=feed.position, limit=READ_BATCH)
                 if not entries:
                     break  # the hint ran ahead of what is readable; the poll retries
-                for index, entry in enumerate(entries, 1):
-                    if entry.seq != feed.position + 1:
-                        # Numbered in one committed round, a project's seqs are dense.
-                        logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
-                    feed.position = entry.seq
-                    feed.recent.append(entry)
-                    view = EntryView(entry)
-                    for subscriber in list(feed.connections):
-                        subscriber.offer(view)
-                    if index % 16 == 0:
-                        await asyncio.sleep(0)  # let sockets drain between slices of a big batch
+                await self._dispatch(feed, entries)
         except Exception:
             logger.exception("reading the change log of %s failed; the poll will retry", feed.project_id)
         finally:
             feed.pumping = False
+
+    async def _dispatch(self, feed: Feed, entries: list[ChangeEntry]) -> None:
+        for index, entry in enumerate(entries, 1):
+            if entry.seq <= feed.position:
+                continue
+            if entry.seq != feed.position + 1:
+                # Numbered in one committed round, a project's seqs are dense.
+                logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
+            feed.position = entry.seq
+            feed.wanted = max(feed.wanted, entry.seq)
+            feed.recent.append(entry)
+            view = EntryView(entry)
+            for subscriber in list(feed.connections):
+                subscriber.offer(view)
+            if index % 16 == 0:
+                await asyncio.sleep(0)  # let sockets drain between slices of a big batch
 
     async def entries_after(self, feed: Feed, seq: int, until: int) -> list[ChangeEntry]:
         """Entries in (seq, until], from memory when recent, else from the log."""

@@ -31,7 +31,8 @@ from projects.documents.store import as_datetime, as_json, db_time, is_postgres
 
 logger = logging.getLogger("baas.changelog")
 
-# Sent after each sequencing round with {project_id: (first_seq, last_seq)}.
+# Sent after each sequencing round with assigned={project_id: (first_seq, last_seq)} and
+# entries={project_id: [ChangeEntry, ...]} when ``entries_wanted`` (else None).
 changes_sequenced = Signal()
 
 SEQUENCER_LOCK_ID = 0x6261_6173_0001  # pg_advisory_xact_lock key ("baas" 1)
@@ -74,27 +75,52 @@ WITH taken AS (
     INSERT INTO baas_change_seq (project_id, seq, change_id)
     SELECT nb.project_id, b.last_seq - nb.n + nb.rn, nb.change_id
     FROM numbered AS nb JOIN bumped AS b USING (project_id)
-    RETURNING project_id, seq
+    RETURNING project_id, seq, change_id
 )
-SELECT project_id, min(seq), max(seq) FROM numbered_rows GROUP BY project_id;
+{final}
 """
+_PG_RANGES = "SELECT project_id, min(seq), max(seq) FROM numbered_rows GROUP BY project_id;"
+# The same round, also returning what it numbered, for a process that will deliver it.
+_PG_ENTRIES = (
+    "SELECT n.project_id, n.seq, c.collection, c.doc_id, c.op, c.version, c.data, c.before, c.time "
+    "FROM numbered_rows AS n JOIN baas_change AS c ON c.id = n.change_id ORDER BY n.project_id, n.seq;"
+)
+
+# Set by a process that delivers changes itself (the realtime hub): rounds run there then
+# return the entries they numbered, saving its readers a query.
+entries_wanted = False
 
 
 def changelog_sequence_round(*, limit: int = ROUND_SIZE) -> dict[str, tuple[int, int]]:
     """Number up to ``limit`` committed entries; return the seq range given per project."""
+    return changelog_sequence_round_entries(limit=limit, with_entries=False)[0]
+
+
+def changelog_sequence_round_entries(
+    *, limit: int = ROUND_SIZE, with_entries: bool
+) -> tuple[dict[str, tuple[int, int]], dict[str, list[ChangeEntry]] | None]:
     if is_postgres() and not connection.in_atomic_block:
-        return _sequence_round_postgres(limit)
-    return _sequence_round_portable(limit)
+        return _sequence_round_postgres(limit, with_entries)
+    return _sequence_round_portable(limit), None
 
 
-def _sequence_round_postgres(limit: int) -> dict[str, tuple[int, int]]:
+def _sequence_round_postgres(limit: int, with_entries: bool) -> tuple[dict[str, tuple[int, int]], dict[str, list[ChangeEntry]] | None]:
     import psycopg
 
     connection.ensure_connection()
+    final = _PG_ENTRIES if with_entries else _PG_RANGES
     with psycopg.ClientCursor(connection.connection) as cursor:
-        cursor.execute(_PG_ROUND.format(lock=SEQUENCER_LOCK_ID, limit=int(limit)).encode())
+        cursor.execute(_PG_ROUND.format(lock=SEQUENCER_LOCK_ID, limit=int(limit), final=final).encode())
         cursor.nextset()
-        return {row[0]: (int(row[1]), int(row[2])) for row in cursor.fetchall()}
+        rows = cursor.fetchall()
+    if not with_entries:
+        return {row[0]: (int(row[1]), int(row[2])) for row in rows}, None
+    entries: dict[str, list[ChangeEntry]] = {}
+    for row in rows:
+        entries.setdefault(row[0], []).append(
+            ChangeEntry(int(row[1]), row[2], row[3], row[4], row[5], as_json(row[6]), as_json(row[7]), as_datetime(row[8]))
+        )
+    return {project: (items[0].seq, items[-1].seq) for project, items in entries.items()}, entries
 
 
 def _sequence_round_portable(limit: int) -> dict[str, tuple[int, int]]:
@@ -133,10 +159,10 @@ def changelog_sequence() -> dict[str, tuple[int, int]]:
     """Run rounds until nothing is pending; notify listeners after each commit."""
     total: dict[str, tuple[int, int]] = {}
     while True:
-        assigned = changelog_sequence_round()
+        assigned, entries = changelog_sequence_round_entries(with_entries=entries_wanted)
         if not assigned:
             return total
-        changes_sequenced.send(sender=None, assigned=assigned)
+        changes_sequenced.send(sender=None, assigned=assigned, entries=entries)
         for project_id, (first, last) in assigned.items():
             total[project_id] = (total.get(project_id, (first, last))[0], last)
 
