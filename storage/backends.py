@@ -302,6 +302,29 @@ class S3Backend:
                 params["ResponseContentDisposition"] = disposition
         return str(self.client.generate_presigned_url(operation, Params=params, ExpiresIn=expires_in))
 
+    def presigned_post(self, key: str, *, content_type: str, size: int, expires_in: int) -> dict[str, Any]:
+        """A browser-style POST form that S3 accepts only for this key, this exact size and
+        this Content-Type, until it expires: the limits hold without the bytes passing here."""
+        fields = {"Content-Type": content_type}
+        conditions: list[Any] = [{"Content-Type": content_type}, ["content-length-range", size, size]]
+        answer = self.client.generate_presigned_post(
+            self.config.bucket, self.object_key(key), Fields=fields, Conditions=conditions, ExpiresIn=expires_in
+        )
+        return {"url": str(answer["url"]), "fields": dict(answer["fields"])}
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        """Size, type and write time of a stored object; None when there is none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.head_object(Bucket=self.config.bucket, Key=self.object_key(key))
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in (403, 404) or error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return {"size": int(answer["ContentLength"]), "content_type": answer.get("ContentType") or "", "last_modified": answer["LastModified"]}
+
 
 # --- selection ----------------------------------------------------------------------------
 

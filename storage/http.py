@@ -52,7 +52,7 @@ from baas.api.errors import (
 from baas.api.views import SAFE_METHODS, apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_requests
-from storage import selectors, services, signing
+from storage import direct, selectors, services, signing
 from storage.backends import backend_get
 from storage.models import Bucket, StoredObject
 from storage.validation import content_disposition, content_type_check, media_type, path_check
@@ -149,6 +149,13 @@ def _dispatch(request: ObjectRequest) -> ObjectResponse:
     if method == "POST" and object_path.endswith(":sign"):
         body = _json_object(request)
         return ObjectResponse(200, json=services.object_sign(ctx=ctx, bucket_name=bucket, path=object_path[:-5], data=body))
+    if method == "POST" and object_path.endswith(":upload"):
+        body = _json_object(request)
+        return ObjectResponse(200, json=direct.direct_upload_start(ctx=ctx, bucket_name=bucket, path=object_path[:-7], data=body))
+    if method == "POST" and object_path.endswith(":finalize"):
+        body = _json_object(request)
+        bucket_row, row, created = direct.direct_upload_finalize(ctx=ctx, bucket_name=bucket, path=object_path[:-9], data=body)
+        return ObjectResponse(201 if created else 200, {"ETag": f'"{row.sha256}"'}, json=selectors.object_json(row, bucket_row.name))
     if method in ("GET", "HEAD"):
         if query.get("meta") in ("1", "true"):
             bucket_row, row = selectors.object_get(ctx=ctx, bucket_name=bucket, path=object_path)

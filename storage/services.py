@@ -337,6 +337,8 @@ def _finalize_locked(
 ) -> StoredObject:
     rows = StoredObject.objects.for_project(ctx.project_id).select_for_update()
     existing = rows.filter(bucket=bucket, path=path).first()
+    if existing is not None and existing.blob_key == blob.key:
+        return existing  # a repeated direct-upload finalize: already done, and the bytes are live
     _preconditions_check(existing, options)
     object_access_check(
         ctx=ctx,
