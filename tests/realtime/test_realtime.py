@@ -410,3 +410,37 @@ def test_writes_from_other_processes_reach_subscribers(server: Any, admin: Http,
     document_create(ctx=RequestContext(project_id=P, key_kind="secret"), collection="jobs", data={"by": "job"}, doc_id="j1")
     (event,) = client.changes(1)
     assert event["doc"] == {**event["doc"], "id": "j1", "data": {"by": "job"}} and event["seq"] == start + 1
+
+
+def test_a_lost_hint_only_delays_delivery(asgi_server_factory: Any, project: Any) -> None:
+    """Entries numbered where no hint is sent still arrive: hubs poll the log's head."""
+    from baas.api.context import RequestContext
+    from projects.documents.changelog import changelog_sequence, changes_sequenced
+    from projects.documents.services import document_create
+
+    server = asgi_server_factory("no-sequencer", BAAS_CHANGELOG_SEQUENCER="0", BAAS_REALTIME_POLL_SECONDS="0.3")
+    admin = Http(server.url, P, project.secret_key)
+    open_rules(admin, "quiet")
+    client = connect(server, project)
+    start = client.subscribe("q", "quiet")["seq"]
+    assert changes_sequenced.disconnect(dispatch_uid="realtime-heads")
+    try:
+        for n in range(3):
+            document_create(ctx=RequestContext(project_id=P, key_kind="secret"), collection="quiet", data={"n": n})
+        changelog_sequence()  # numbered here, announced nowhere
+    finally:
+        from realtime.bus import heads_published
+
+        changes_sequenced.connect(heads_published, dispatch_uid="realtime-heads")
+    events = client.changes(3, timeout=10)
+    assert [e["seq"] for e in events] == [start + 1, start + 2, start + 3]
+    assert [e["doc"]["data"]["n"] for e in events] == [0, 1, 2]
+
+
+def test_idle_connections_are_closed(asgi_server_factory: Any, project: Any) -> None:
+    server = asgi_server_factory("idle", BAAS_REALTIME_IDLE_TIMEOUT="2")
+    client = connect(server, project)
+    closing = client.recv(10)
+    assert closing["type"] == "error" and "ping" in closing["message"]
+    with pytest.raises(Exception):
+        client.recv(5)  # then the socket closes
