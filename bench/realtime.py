@@ -58,6 +58,11 @@ def raise_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(target, 65536)), hard))
 
 
+def now_us() -> int:
+    """Send stamps in microseconds: nanoseconds exceed 2^53 and lose digits in JavaScript."""
+    return time.time_ns() // 1000
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -149,17 +154,17 @@ async def latency_run(system: Any, host: str, port: int, subscribers: int, write
     def on_event(payload: bytes) -> None:
         stamp = system.stamp(payload)
         if stamp is not None:
-            arrivals.setdefault(stamp, []).append((time.time_ns() - stamp) / 1e6)
+            arrivals.setdefault(stamp, []).append((now_us() - stamp) / 1e3)
 
     sockets = await open_subscribers(system, subscribers, on_event)
     writer = HttpConnection(host, port)
     sent: list[int] = []
     for _ in range(writes):
-        stamp = time.time_ns()
+        stamp = now_us()
         status, _ = await writer.request("POST", system.write_path, system.write_headers, system.body(stamp))
         assert status in (200, 201), status
         sent.append(stamp)
-        await asyncio.sleep(max(0.0, 1 / rate - (time.time_ns() - stamp) / 1e9))
+        await asyncio.sleep(max(0.0, 1 / rate - (now_us() - stamp) / 1e6))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and sum(len(arrivals.get(s, ())) for s in sent) < writes * subscribers:
         await asyncio.sleep(0.05)
@@ -231,7 +236,7 @@ async def create_load(system: Any, host: str, port: int, seconds: float, concurr
     created = [0]
 
     async def create(conn: HttpConnection, n: int) -> bool:
-        status, _ = await conn.request("POST", system.write_path, system.write_headers, system.body(time.time_ns()))
+        status, _ = await conn.request("POST", system.write_path, system.write_headers, system.body(now_us()))
         created[0] += status in (200, 201)
         return status in (200, 201)
 
