@@ -242,6 +242,76 @@ def test_verification_needs_no_query_once_the_key_is_cached(
             tokens.access_token_verify("alpha-app", token)
 
 
+def _signature_checks(monkeypatch: Any) -> list[str]:
+    """Count the ES256 checks verification makes (PyJWT's decode)."""
+    calls: list[str] = []
+    real = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    return calls
+
+
+def test_a_token_verified_lately_skips_the_signature_check(project: Any, enduser_token: Any, monkeypatch: Any) -> None:
+    checks = _signature_checks(monkeypatch)
+    token = enduser_token(project, "user-1", {"role": "x"})
+    first = tokens.access_token_verify("alpha-app", token)
+    for _ in range(20):
+        assert tokens.access_token_verify("alpha-app", token) == first
+    assert tokens.access_token_verify_cached("alpha-app", token) == first
+    assert len(checks) == 1
+    # Each caller gets its own copy.
+    first["token"]["role"] = "admin"
+    assert tokens.access_token_verify("alpha-app", token)["token"]["role"] == "x"
+    # A lapsed or replaced key-cache entry means a full check again.
+    keys.local_clear()
+    assert tokens.access_token_verify("alpha-app", token)["uid"] == "user-1"
+    assert len(checks) == 2
+
+
+def test_a_token_verified_lately_still_expires_and_stays_in_its_project(
+    project: Any, other_project: Any, enduser_token: Any, monkeypatch: Any
+) -> None:
+    token = enduser_token(project, "user-1", lifetime=60)
+    exp = tokens.access_token_verify("alpha-app", token)["token"]["exp"]
+    with pytest.raises(Unauthenticated):
+        tokens.access_token_verify("beta-app", token)
+    monkeypatch.setattr(tokens, "_now", lambda: exp)
+    for verify in (tokens.access_token_verify, tokens.access_token_verify_cached):
+        with pytest.raises(Unauthenticated) as raised:
+            verify("alpha-app", token)
+        assert raised.value.details == {"reason": "expired"}
+
+
+def test_a_retired_key_past_publication_stops_a_verified_token(project: Any, enduser_token: Any) -> None:
+    token = enduser_token(project, "user-1")
+    tokens.access_token_verify("alpha-app", token)
+    keys.signing_key_rotate(project_id="alpha-app")
+    SigningKey.objects.for_project("alpha-app").exclude(retired_at=None).update(
+        retired_at=timezone.now() - timedelta(days=1, seconds=1)
+    )
+    keys.local_clear()  # what the key cache's one-minute lapse does
+    with pytest.raises(Unauthenticated):
+        tokens.access_token_verify("alpha-app", token)
+
+
+def test_the_verified_token_cache_is_bounded(project: Any, enduser_token: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(tokens, "VERIFIED_MAX", 5)
+    minted = [enduser_token(project, f"user-{i}") for i in range(8)]
+    for token in minted:
+        tokens.access_token_verify("alpha-app", token)
+    assert len(tokens._verified) == 5
+    assert [key[1] for key in tokens._verified] == minted[3:]
+    checks = _signature_checks(monkeypatch)
+    tokens.access_token_verify("alpha-app", minted[3])  # kept, and now the most recent
+    tokens.access_token_verify("alpha-app", minted[0])  # evicted: checked again
+    assert checks == [minted[0]]
+    assert [key[1] for key in tokens._verified] == [*minted[5:], minted[3], minted[0]]
+
+
 def test_the_cached_path_verifies_or_defers(project: Any, enduser_token: Any) -> None:
     token = enduser_token(project, "user-1", {"role": "x"})
     _ctx(project, None)  # warms the key cache
