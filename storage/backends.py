@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+DOWNLOAD_READ_SIZE = 8 * 1024 * 1024
 _KEY = re.compile(r"^projects/[a-z][a-z0-9-]{2,39}/[0-9]+/[0-9a-f]{32}$")
 
 
@@ -107,19 +108,25 @@ class LocalBackend:
         return LocalWriter(self, key)
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Bytes ``start``..``end`` (inclusive; None = to the end), a chunk at a time."""
-        file = self.path_of(key).open("rb", buffering=0)
+        """Bytes ``start``..``end`` (inclusive; None = to the end), a chunk at a time.
+
+        Reads are ``DOWNLOAD_READ_SIZE`` (at least the chunk size): profiling a 256 MB
+        download showed the per-chunk hop between the read thread and the event loop
+        as the cost that grows with the chunk count; fewer, larger chunks cost a few
+        MiB more per download in flight. ``pread`` keeps no file position to seek."""
+        file = self.path_of(key).open("rb", buffering=0)  # closed by GC too, if never iterated
+        descriptor = file.fileno()
+        size = max(self.chunk_size, DOWNLOAD_READ_SIZE)
 
         def chunks() -> Iterator[bytes]:
             try:
-                file.seek(start)
-                remaining = None if end is None else end - start + 1
-                while remaining is None or remaining > 0:
-                    chunk = file.read(self.chunk_size if remaining is None else min(self.chunk_size, remaining))
+                position = start
+                last = os.fstat(descriptor).st_size - 1 if end is None else end
+                while position <= last:
+                    chunk = os.pread(descriptor, min(size, last - position + 1), position)
                     if not chunk:
                         break
-                    if remaining is not None:
-                        remaining -= len(chunk)
+                    position += len(chunk)
                     yield chunk
             finally:
                 file.close()
