@@ -86,7 +86,25 @@ def data_check(value: Any, *, field: str = "data") -> dict[str, Any]:
     return value
 
 
-def _emit(project_id: str, uid: str, kind: str) -> None:
+_OPS = {"created": "create", "updated": "update", "deleted": "delete"}
+
+
+def _emit(project_id: str, user: EndUser, kind: str) -> None:
+    """Inside the change's transaction: an event on the project's change log (the path
+    functions and webhooks read), and the in-process signal after commit."""
+    from endusers.selectors import user_json
+    from projects.documents.events import system_event_append
+
+    public = user_json(user)
+    system_event_append(
+        project_id=project_id,
+        source="users",
+        subject=user.uid,
+        op=_OPS[kind],
+        data=None if kind == "deleted" else public,
+        before=public if kind == "deleted" else None,
+    )
+    uid = user.uid
     transaction.on_commit(
         lambda: end_user_changed.send(sender=EndUser, project_id=project_id, uid=uid, kind=kind), robust=True
     )
@@ -176,9 +194,9 @@ def user_create(
     try:
         with transaction.atomic():
             user.save(force_insert=True)
+            _emit(ctx.project_id, user, "created")
     except IntegrityError:
         raise _conflict(ctx.project_id, uid=user.uid, normalized=normalized) from None
-    _emit(ctx.project_id, user.uid, "created")
     return user
 
 
@@ -287,7 +305,7 @@ def user_link(*, ctx: RequestContext, email: Any, password: Any) -> Session:
     try:
         with transaction.atomic():
             user.save(update_fields=["email", "email_normalized", "password", "is_anonymous", "email_verified", "updated_at"])
-            _emit(ctx.project_id, user.uid, "updated")
+            _emit(ctx.project_id, user, "updated")
             return session_start(user)
     except IntegrityError:
         raise AlreadyExists("An account with this email already exists.", details={"field": "email"}) from None
@@ -307,7 +325,7 @@ def user_update_self(*, ctx: RequestContext, display_name: Any = _UNSET, data: A
         fields.append("data")
     with transaction.atomic():
         user.save(update_fields=fields)
-        _emit(ctx.project_id, user.uid, "updated")
+        _emit(ctx.project_id, user, "updated")
     return user
 
 
@@ -321,7 +339,7 @@ def user_delete(*, ctx: RequestContext, user: EndUser) -> None:
     run out within their lifetime."""
     with transaction.atomic():
         EndUser.objects.for_project(ctx.project_id).filter(pk=user.pk).delete()
-        _emit(ctx.project_id, user.uid, "deleted")
+        _emit(ctx.project_id, user, "deleted")
 
 
 def password_change(*, ctx: RequestContext, current_password: Any, new_password: Any, ip: str = "unknown") -> Session:
@@ -401,7 +419,7 @@ def user_admin_update(
             user.save(update_fields=sorted(fields))
             if revoke:
                 sessions_revoke(project_id=ctx.project_id, user=user)
-            _emit(ctx.project_id, user.uid, "updated")
+            _emit(ctx.project_id, user, "updated")
     except IntegrityError:
         raise AlreadyExists("An account with this email already exists.", details={"field": "email"}) from None
     return user
@@ -541,7 +559,7 @@ def password_reset_confirm(*, ctx: RequestContext, token: Any, new_password: Any
             used_at=timezone.now()
         )
         sessions_revoke(project_id=ctx.project_id, user=user)
-        _emit(ctx.project_id, user.uid, "updated")
+        _emit(ctx.project_id, user, "updated")
     return user
 
 
@@ -562,5 +580,5 @@ def email_verification_confirm(*, ctx: RequestContext, token: Any) -> EndUser:
         _email_token_consume(ctx, row)
         user.email_verified = True
         user.save(update_fields=["email_verified", "updated_at"])
-        _emit(ctx.project_id, user.uid, "updated")
+        _emit(ctx.project_id, user, "updated")
     return user
