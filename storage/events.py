@@ -1,8 +1,9 @@
 """Storage events: an object finalized (uploaded or replaced) or deleted.
 
-Every write path calls ``storage_event_emit`` inside its transaction; the event is sent
-on ``storage_object_changed`` only once that transaction commits, so receivers never
-see an upload that rolled back. Cloud functions (``{"type": "storage", "bucket",
+Every write path calls ``storage_event_emit`` inside its transaction: the event is
+appended to the project's change log there (collection ``$storage``, the event path
+shared with document changes), and sent on ``storage_object_changed`` only once that
+transaction commits, so no receiver ever sees an upload that rolled back. Cloud functions (``{"type": "storage", "bucket",
 "events": ["object.finalized", "object.deleted"]}``) and webhooks subscribe with::
 
     from storage.events import storage_object_changed
@@ -17,6 +18,7 @@ does not reach the caller.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +48,21 @@ class StorageEvent:
 
 
 def storage_event_emit(*, type: EventType, project_id: str, bucket: str, path: str, object: dict[str, Any]) -> None:
-    """Queue the event for after the current transaction commits (at once outside one)."""
+    """Append the event to the project's change log in the current transaction (the path
+    functions and webhooks read, shared with document changes, under ``$storage``), and
+    queue the in-process signal for after commit."""
+    from projects.documents.events import system_event_append
+
     event = StorageEvent(type=type, project_id=project_id, bucket=bucket, path=path, object=object)
+    payload = {"id": event.id, "type": type, "bucket": bucket, "path": path, "object": object}
+    system_event_append(
+        project_id=project_id,
+        source="storage",
+        # One subject per object path (paths can be longer than a change-log subject).
+        subject=hashlib.sha256(f"{bucket}/{path}".encode()).hexdigest()[:40],
+        op="delete" if type == "object.deleted" else "create",
+        data=None if type == "object.deleted" else payload,
+        before=payload if type == "object.deleted" else None,
+        now=event.time,
+    )
     transaction.on_commit(lambda: storage_object_changed.send(sender=StorageEvent, event=event), robust=True)

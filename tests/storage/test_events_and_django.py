@@ -85,3 +85,21 @@ def test_object_calls_through_django(backend: str, secret_api: Api, django_captu
         assert secret_api.get(f"{BASE}/a%0Ab").error_code == "invalid_argument"
         assert secret_api.delete(f"{BASE}/dir/blob.bin").status == 204
         assert secret_api.get(f"{BASE}/dir/blob.bin").status == 404
+
+
+def test_events_are_on_the_change_log_only_when_committed(backend: str, secret_api: Api, public_api: Api) -> None:
+    from projects.documents.changelog import changelog_sequence, changes_after
+
+    assert secret_api.post("/v1/projects/alpha-app/buckets", {"name": "files", "maxFileSize": 100}).status == 201
+    assert secret_api.put(f"{BASE}/a/b.txt", raw=b"hello", content_type="text/plain").status == 201
+    assert public_api.put(f"{BASE}/a/c.txt", raw=b"denied").status == 403
+    assert secret_api.put(f"{BASE}/a/big", raw=b"x" * 101).error_code == "payload_too_large"
+    assert secret_api.delete(f"{BASE}/a/b.txt").status == 204
+    changelog_sequence()
+    logged = [entry for entry in changes_after(project_id="alpha-app", seq=0) if entry.collection == "$storage"]
+    assert [(entry.op, (entry.data or entry.before)["type"], (entry.data or entry.before)["path"]) for entry in logged] == [
+        ("create", "object.finalized", "a/b.txt"),
+        ("delete", "object.deleted", "a/b.txt"),
+    ]
+    assert logged[0].doc_id == logged[1].doc_id  # one subject per object path
+    assert logged[0].data["object"]["size"] == 5
