@@ -37,7 +37,7 @@ from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
-from baas.api.authentication import authenticate_project_request
+from baas.api.edge import authenticate_limited
 from baas.api.context import RequestContext
 from baas.api.errors import (
     ApplicationError,
@@ -49,7 +49,7 @@ from baas.api.errors import (
     PermissionDenied,
     UnsupportedMediaType,
 )
-from baas.api.views import SAFE_METHODS, apply_rate_limits
+from baas.api.views import apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_requests
 from storage import direct, selectors, services, signing
@@ -170,19 +170,13 @@ def _dispatch(request: ObjectRequest) -> ObjectResponse:
 
 
 def _authenticate(request: ObjectRequest, project_id: str) -> RequestContext:
-    try:
-        ctx = authenticate_project_request(
-            project_id=project_id,
-            api_key=request.header("x-api-key"),
-            authorization=request.header("authorization"),
-            safe_method=request.method in SAFE_METHODS,
-        )
-    except ApplicationError:
-        apply_rate_limits(ip=request.client_ip, caller=None)
-        raise
-    caller = f"key:{ctx.key_id}" if ctx.key_id is not None else f"user:{ctx.console_user_id}"
-    apply_rate_limits(ip=request.client_ip, caller=caller)
-    return ctx
+    return authenticate_limited(
+        project_id=project_id,
+        api_key=request.header("x-api-key"),
+        authorization=request.header("authorization"),
+        method=request.method,
+        client_ip=request.client_ip,
+    )
 
 
 def _signed(request: ObjectRequest, query: dict[str, str], project_id: str, bucket: str, path: str | None) -> ObjectResponse:

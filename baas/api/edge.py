@@ -134,21 +134,33 @@ class Router:
 # --- dispatch (sync, in a worker thread) ---------------------------------------------------
 
 
+def authenticate_limited(
+    *, project_id: str, api_key: str | None, authorization: str | None, method: str, client_ip: str
+) -> RequestContext:
+    """Who is calling, with the rate limits applied: per caller once known, and per IP
+    always (failed attempts count against the IP)."""
+    try:
+        ctx = authenticate_project_request(
+            project_id=project_id, api_key=api_key, authorization=authorization, safe_method=method in SAFE_METHODS
+        )
+    except ApplicationError:
+        apply_rate_limits(ip=client_ip, caller=None)
+        raise
+    caller = f"key:{ctx.key_id}" if ctx.key_id is not None else f"user:{ctx.console_user_id}"
+    apply_rate_limits(ip=client_ip, caller=caller)
+    return ctx
+
+
 def _authenticate(request: EdgeRequest, route: Route) -> None:
     if "project_id" not in request.params or request.ctx is not None:
         return
-    try:
-        ctx = authenticate_project_request(
-            project_id=request.params["project_id"],
-            api_key=request.header("x-api-key"),
-            authorization=request.header("authorization"),
-            safe_method=request.method in SAFE_METHODS,
-        )
-    except ApplicationError:
-        apply_rate_limits(ip=request.client_ip, caller=None)
-        raise
-    caller = f"key:{ctx.key_id}" if ctx.key_id is not None else f"user:{ctx.console_user_id}"
-    apply_rate_limits(ip=request.client_ip, caller=caller)
+    ctx = authenticate_limited(
+        project_id=request.params["project_id"],
+        api_key=request.header("x-api-key"),
+        authorization=request.header("authorization"),
+        method=request.method,
+        client_ip=request.client_ip,
+    )
     if route.secret_only and not ctx.is_privileged:
         raise PermissionDenied("This call needs a secret key.")
     request.ctx = ctx
