@@ -14,6 +14,7 @@ is never finalized has no row, so it is invisible and counted nowhere.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 import uuid
@@ -37,7 +38,14 @@ from storage import signing
 from storage.backends import backend_get, project_prefix
 from storage.models import Bucket, StoredObject
 from storage.selectors import bucket_access
-from storage.services import UploadOptions, WrittenBlob, object_finalize, release_database, upload_options, upload_precheck
+from storage.services import (
+    UploadOptions,
+    WrittenBlob,
+    object_finalize,
+    release_database,
+    upload_options,
+    upload_precheck,
+)
 from storage.validation import path_check
 
 START_FIELDS = frozenset({"contentType", "size", "sha256", "metadata", "owner", "expiresIn"})
@@ -48,6 +56,8 @@ FINALIZE_GRACE_SECONDS = 3600
 CLOCK_SKEW_SECONDS = 2
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
+
+logger = logging.getLogger("baas.storage")
 
 def _backend() -> Any:
     backend = backend_get()
@@ -104,7 +114,7 @@ def _discard(backend: Any, key: str) -> None:
     try:
         backend.delete(key)
     except Exception:  # the refusal matters more; a leftover has no row and is invisible
-        pass
+        logger.warning("could not delete the bytes of a refused direct upload (%s)", key, exc_info=True)
 
 
 def direct_upload_finalize(
