@@ -192,10 +192,14 @@ class Hub:
                 await asyncio.sleep(0)  # let sockets drain between slices of a big batch
 
     async def entries_after(self, feed: Feed, seq: int, until: int) -> list[ChangeEntry]:
-        """Entries in (seq, until], from memory when recent, else from the log."""
-        cached = feed.recent_after(seq)
-        if cached is not None:
-            return [entry for entry in cached if entry.seq <= until]
+        """Entries in (seq, until], from memory when recent, else from the log.
+
+        Memory only answers up to the feed's position: a snapshot may need entries the
+        hub has not read yet, and those come from the log."""
+        if until <= feed.position:
+            cached = feed.recent_after(seq)
+            if cached is not None:
+                return [entry for entry in cached if entry.seq <= until]
         entries = await self.db(changelog.changes_after, project_id=feed.project_id, seq=seq, limit=READ_BATCH)
         return [entry for entry in entries if entry.seq <= until]
 
