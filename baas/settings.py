@@ -280,6 +280,12 @@ BAAS_CHANGELOG_MIN_ENTRIES = env_int("BAAS_CHANGELOG_MIN_ENTRIES", 10_000)
 # that drive it by hand).
 BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 
+# --- usage metrics (console charts) --------------------------------------------------------
+# Seconds between flushes of in-memory usage counts to the database; 0: never in the
+# background. By default on wherever the change-log sequencer runs (servers and workers).
+BAAS_USAGE_FLUSH_SECONDS = float(env_str("BAAS_USAGE_FLUSH_SECONDS", "10" if BAAS_CHANGELOG_SEQUENCER else "0") or "0")
+BAAS_USAGE_SAMPLE_SECONDS = env_int("BAAS_USAGE_SAMPLE_SECONDS", 300)  # documents and storage bytes
+
 # --- realtime ----------------------------------------------------------------------------
 BAAS_REALTIME_AUTH_TIMEOUT = env_int("BAAS_REALTIME_AUTH_TIMEOUT", 10)  # seconds to the first auth message
 BAAS_REALTIME_IDLE_TIMEOUT = env_int("BAAS_REALTIME_IDLE_TIMEOUT", 120)  # seconds without a client message
