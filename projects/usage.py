@@ -155,7 +155,8 @@ def _counters_add(bucket: datetime, counts: dict[tuple[str, str], int]) -> None:
         f"INSERT INTO {table} (project_id, metric, bucket_start, source, value) VALUES (%s, %s, %s, '', %s) "
         f"ON CONFLICT (project_id, metric, bucket_start, source) DO UPDATE SET value = {table}.value + EXCLUDED.value"
     )
-    rows = [(project_id, metric, bucket, amount) for (project_id, metric), amount in sorted(counts.items())]
+    stamp = connection.ops.adapt_datetimefield_value(bucket)
+    rows = [(project_id, metric, stamp, amount) for (project_id, metric), amount in sorted(counts.items())]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
