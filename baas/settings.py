@@ -207,6 +207,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
 
 # --- end-user auth ------------------------------------------------------------------------
 # The deployment's public address: access tokens' ``iss`` is this plus the project's path.

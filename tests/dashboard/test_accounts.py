@@ -48,7 +48,7 @@ def test_log_in_with_email_then_log_out(client: Client, console_user: Any) -> No
     assert wrong.status_code == 200
     assert b"Please enter a correct" in wrong.content
     response = client.post("/console/login/", {"username": "ada@example.com", "password": "x-Long-pass-42"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == "/console/"
     assert client.get("/console/").status_code == 200
     assert client.post("/console/logout/").status_code == 302
     assert client.get("/console/").status_code == 302

@@ -17,7 +17,7 @@
     var bar = form.querySelector("progress");
     var status = form.querySelector("[data-upload-status]");
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
+    xhr.open("POST", form.getAttribute("action") || window.location.href);  // form.action may be the input named "action"
     xhr.setRequestHeader("Accept", "application/json");
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.upload.addEventListener("progress", function (e) {
@@ -49,13 +49,18 @@
           var canvas = document.getElementById("chart-" + series.metric);
           if (!canvas) return;
           var chart = new Chart(canvas, {
-            type: series.metric === "requests" || series.metric === "errors" ? "bar" : "line",
+            type: "line",
             data: {
-              labels: data.labels.map(function (l) { return l.slice(5, 16).replace("T", " "); }),
+              labels: data.labels.map(function (l) { return data.range === "1h" ? l.slice(11, 16) : l.slice(5, 16).replace("T", " "); }),
               datasets: [{ label: series.label, data: series.values, borderColor: "#3b5bdb", backgroundColor: "rgba(59,91,219,.35)", fill: true, tension: 0.2, pointRadius: 0 }],
             },
-            options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+            options: {
+              animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } },
+              scales: { x: { ticks: { maxTicksLimit: 6, maxRotation: 0 } }, y: { beginAtZero: true, ticks: { precision: 0 } } },
+            },
           });
+          var total = document.querySelector('[data-total-for="' + series.metric + '"]');
+          if (total && series.metric !== "storage_bytes") total.textContent = String(series.total);
           canvas.setAttribute("data-points", String(series.values.length));
           canvas.setAttribute("data-total", String(series.total));
           canvas.chart = chart;
