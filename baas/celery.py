@@ -40,7 +40,16 @@ app.conf.beat_schedule = {
         "endusers.email_tokens_purge",
         "endusers.custom_token_uses_purge",
         "endusers.signing_keys_purge",
+        "functions.executions_purge",
     )
+}
+# Due schedules and lost executions of cloud functions; schedule changes take effect at the
+# next tick, without restarting anything.
+FUNCTIONS_TICK = float(os.environ.get("BAAS_FUNCTIONS_TICK_SECONDS", "5"))
+app.conf.beat_schedule["functions.tick"] = {
+    "task": "functions.tick",
+    "schedule": FUNCTIONS_TICK,
+    "options": {"expires": max(FUNCTIONS_TICK, 1.0)},
 }
 
 
