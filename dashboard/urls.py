@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from dashboard.forms import EmailLoginForm
-from dashboard.views import accounts, auth, collections, project, storage
+from dashboard.views import accounts, auth, collections, functions, project, storage
 
 app_name = "dashboard"
 
@@ -59,6 +59,9 @@ urlpatterns = [
     path(P + "users/", auth.users, name="users"),
     path(P + "auth-settings/", auth.auth_settings, name="auth_settings"),
     path(P + "users/<str:uid>/", auth.user, name="user"),
+    path(P + "functions/", functions.functions_page, name="functions"),
+    path(P + "functions/<str:name>/", functions.function, name="function"),
+    path(P + "functions/<str:name>/executions/<str:execution_id>/", functions.execution, name="execution"),
     path(P + "storage/", storage.buckets, name="buckets"),
     path(P + "storage/<str:bucket>/", storage.files, name="files"),
     path(P + "storage/<str:bucket>/download/", storage.download, name="download"),

@@ -24,6 +24,14 @@ ARGS = [
 ]
 SHOTS = ROOT / "test-artifacts" / "console"
 PASSWORD = "a-Decent-pass-9"
+GREET = """from baas_functions import on_call
+
+
+@on_call
+def handler(event, ctx):
+    print("greeting", event.data["name"])
+    return {"hello": event.data["name"]}
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +50,19 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def server(asgi_server_factory: Any) -> Any:
+def server(asgi_server_factory: Any, tmp_path: Path) -> Iterator[Any]:
+    """A live server; in services mode with a Celery worker beside it to run functions
+    (embedded mode runs them in the server process)."""
+    from tests.conftest import MODE, stop_process
+    from tests.functions.conftest import worker_start
+
     # Usage counts flushed every half second, so the chart has data within the test.
-    return asgi_server_factory("console", BAAS_USAGE_FLUSH_SECONDS="0.5", BAAS_USAGE_SAMPLE_SECONDS="1")
+    fast = {"BAAS_USAGE_FLUSH_SECONDS": "0.5", "BAAS_USAGE_SAMPLE_SECONDS": "1"}
+    server = asgi_server_factory("console", **fast)
+    worker = worker_start(tmp_path, **fast) if MODE == "services" else None
+    yield server
+    if worker is not None:
+        stop_process(worker.process)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -147,6 +165,20 @@ def test_a_new_team_builds_an_app_in_the_console(server: Any, page: Any, tmp_pat
     download_info.value.save_as(saved)
     assert saved.read_bytes() == payload
 
+    # Deploy a function from pasted code, invoke it with a payload, read its log.
+    page.get_by_role("link", name="Functions").click()
+    page.get_by_label("Name", exact=True).fill("greet")
+    page.get_by_label("Code (main.py)").fill(GREET)
+    page.get_by_role("button", name="Deploy function").click()
+    page.wait_for_url(base + "p/shop-app/functions/greet/")
+    page.get_by_label("Payload (JSON)").fill('{"name": "Lin"}')
+    page.get_by_role("button", name="Invoke").click()
+    outcome = page.locator('[data-outcome="ok"]')
+    assert '"hello": "Lin"' in outcome.inner_text()
+    page.locator('tr[data-status="succeeded"] a').first.click()
+    assert "greeting Lin" in page.locator("#stdout").inner_text()
+    shot(page, "function-execution")
+
     # API traffic shows on the usage chart.
     for _ in range(5):
         assert requests.get(server.url + "/v1/projects/shop-app", headers={"X-Api-Key": publishable}, timeout=10).status_code == 200
@@ -170,12 +202,13 @@ def test_a_new_team_builds_an_app_in_the_console(server: Any, page: Any, tmp_pat
         }"""
     )
     assert drawn["points"] == 60 and drawn["sum"] == total and drawn["width"] > 0 and drawn["charts"] == 7
+    assert int(page.locator("#chart-function_runs").get_attribute("data-total")) >= 1
     shot(page, "usage")
 
     # The audit log recorded the changes, and the layout fits a phone.
     page.get_by_role("link", name="Audit log").click()
     actions = page.locator("tr[data-action]").evaluate_all("rows => rows.map(r => r.dataset.action)")
-    assert actions[:3] == ["file.upload", "bucket.create", "document.update"]
+    assert actions[:4] == ["function.invoke", "function.deploy", "file.upload", "bucket.create"]
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(base + "p/shop-app/collections/posts/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
