@@ -178,6 +178,10 @@ def _query_body(params: Any) -> tuple[dict[str, Any], list[dict[str, str]]]:
     return body, rows
 
 
+def _row(document: dict[str, Any]) -> dict[str, Any]:
+    return {**document, "data_text": json.dumps(document["data"], ensure_ascii=False, sort_keys=True)}
+
+
 @project_page()
 def documents(request: HttpRequest, console: Console, name: str) -> HttpResponse:
     """The document browser: filters, ordering and keyset pages (``cursor``)."""
@@ -197,7 +201,7 @@ def documents(request: HttpRequest, console: Console, name: str) -> HttpResponse
     params.pop("cursor", None)
     context = {
         "name": name,
-        "documents": [document_selectors.document_json(d) for d in page_of.documents] if page_of else [],
+        "documents": [_row(document_selectors.document_json(d)) for d in page_of.documents] if page_of else [],
         "next_cursor": page_of.next_cursor if page_of else None,
         "params": params.urlencode(),
         "rows": rows or [{"field": "", "op": "==", "value": ""} for _ in range(FILTER_ROWS)],
