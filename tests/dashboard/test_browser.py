@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+import websockets.sync.client
 
 from tests.conftest import ROOT
 
@@ -112,7 +113,8 @@ def test_a_new_team_builds_an_app_in_the_console(server: Any, functions_runner: 
     page.get_by_label("Name").fill("Shop")
     page.get_by_role("button", name="Create project").click()
     publishable = page.locator('[data-key="publishable"]').inner_text()
-    assert publishable.startswith("pk_")
+    secret = page.locator('[data-key="secret"]').inner_text()
+    assert publishable.startswith("pk_") and secret.startswith("sk_")
     shot(page, "projects")
     page.get_by_role("link", name="Open Shop").click()
     page.wait_for_url(base + "p/shop-app/")
@@ -145,6 +147,15 @@ def test_a_new_team_builds_an_app_in_the_console(server: Any, functions_runner: 
     row = page.locator('tr[data-doc="p1"]')
     assert '{"owner": "u1", "title": "Hello again"}' in row.inner_text()
     shot(page, "documents")
+    # The query builder swaps the results in place (htmx) and keeps the query in the URL.
+    page.locator("#f0_field").fill("title")
+    page.locator("#f0_value").fill("nothing like it")
+    page.get_by_role("button", name="Run query").click()
+    page.get_by_text("No documents match.").wait_for()
+    assert "f0_value=nothing" in page.url
+    page.locator("#f0_value").fill('"Hello again"')
+    page.get_by_role("button", name="Run query").click()
+    page.locator('tr[data-doc="p1"]').wait_for()
 
     # Test the rule in the playground, as a real end user of the project.
     signup = requests.post(
@@ -200,30 +211,37 @@ def test_a_new_team_builds_an_app_in_the_console(server: Any, functions_runner: 
     assert "greeting Lin" in page.locator("#stdout").inner_text()
     shot(page, "function-execution")
 
-    # API traffic shows on the usage chart.
+    # API traffic (the edge, the storage transport) and a realtime connection show on the charts.
     for _ in range(5):
         assert requests.get(server.url + "/v1/projects/shop-app", headers={"X-Api-Key": publishable}, timeout=10).status_code == 200
-    deadline = time.monotonic() + 20
-    total = 0
-    while time.monotonic() < deadline:
-        page.goto(base + "p/shop-app/usage/?range=1h")
-        page.locator('[data-usage-url][data-ready="true"]').wait_for()
-        total = int(page.locator("#chart-requests").get_attribute("data-total"))
-        if total >= 6:
-            break
-        time.sleep(0.5)
-    assert total >= 6  # the sign-up and the five reads
-    drawn = page.evaluate(
-        """() => {
-          const canvas = document.getElementById('chart-requests');
-          const values = canvas.chart.data.datasets[0].data;
-          return {points: values.length, sum: values.reduce((a, b) => a + b, 0), width: canvas.width,
-                  charts: ['requests','errors','documents','storage_bytes','function_runs','push_sends','realtime_connections']
-                    .filter(m => document.getElementById('chart-' + m).chart).length};
-        }"""
-    )
-    assert drawn["points"] == 60 and drawn["sum"] == total and drawn["width"] > 0 and drawn["charts"] == 7
-    assert int(page.locator("#chart-function_runs").get_attribute("data-total")) >= 1
+    objects = server.url + "/v1/projects/shop-app/buckets/files/objects/"
+    assert requests.get(objects + "docs/notes.txt", headers={"X-Api-Key": secret}, timeout=10).content == payload
+    assert requests.get(objects + "docs/missing.txt", headers={"X-Api-Key": secret}, timeout=10).status_code == 404
+    socket_url = server.url.replace("http://", "ws://") + f"/v1/projects/shop-app/realtime?apiKey={secret}"
+    with websockets.sync.client.connect(socket_url):
+
+        def totals() -> dict[str, int]:
+            page.goto(base + "p/shop-app/usage/?range=1h")
+            page.locator('[data-usage-url][data-ready="true"]').wait_for()
+            return {m: int(page.locator(f"#chart-{m}").get_attribute("data-total")) for m in ("requests", "errors", "function_runs", "realtime_connections")}
+
+        deadline = time.monotonic() + 20
+        seen = totals()
+        # The sign-up, five reads, one download and one miss; one socket open now.
+        while (seen["requests"] < 8 or seen["realtime_connections"] < 1) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            seen = totals()
+        assert seen == {"requests": 8, "errors": 1, "function_runs": 1, "realtime_connections": 1}
+        drawn = page.evaluate(
+            """() => {
+              const canvas = document.getElementById('chart-requests');
+              const values = canvas.chart.data.datasets[0].data;
+              return {points: values.length, sum: values.reduce((a, b) => a + b, 0), width: canvas.width,
+                      charts: ['requests','errors','documents','storage_bytes','function_runs','push_sends','realtime_connections']
+                        .filter(m => document.getElementById('chart-' + m).chart).length};
+            }"""
+        )
+        assert drawn == {"points": 60, "sum": 8, "width": drawn["width"], "charts": 7} and drawn["width"] > 0
     shot(page, "usage")
 
     # The audit log recorded the changes, and the layout fits a phone.
