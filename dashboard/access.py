@@ -88,7 +88,11 @@ def project_page(*, write_role: str = Role.DEVELOPER) -> Callable[..., Any]:
         @login_required
         @wraps(view)
         def wrapped(request: HttpRequest, project_id: str, **kwargs: Any) -> HttpResponse:
-            console = console_access(request, project_id)
+            try:
+                console = console_access(request, project_id)
+            except Http404:
+                message = "No such project, or you are not a member of it."
+                return render(request, "dashboard/not_found.html", {"console": None, "message": message}, status=404)
             if request.method not in SAFE_METHODS and not console.allows(write_role):
                 return forbidden(request, console, f"This change needs the {write_role} role; you are {console.role}.")
             request.console = console  # type: ignore[attr-defined]

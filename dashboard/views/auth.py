@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from baas.api.errors import ApplicationError, InvalidArgument
 from dashboard import services as console_services
 from dashboard.access import Console, project_page
-from dashboard.views.common import answer_error, error_info, error_status, json_field, page, pretty
+from dashboard.views.common import answer_error, error_page, error_info, error_status, json_field, page, pretty
 from endusers import config as auth_config
 from endusers import oauth, selectors, services
 from endusers.models import OAuthProvider
@@ -17,7 +17,10 @@ from endusers.models import OAuthProvider
 @project_page()
 def users(request: HttpRequest, console: Console) -> HttpResponse:
     search = request.GET.get("search", "").strip()[:254]
-    listing = selectors.users_list(project_id=console.project.id, search=search, cursor=request.GET.get("cursor") or None, limit=50)
+    try:
+        listing = selectors.users_list(project_id=console.project.id, search=search, cursor=request.GET.get("cursor") or None, limit=50)
+    except ApplicationError as exc:
+        return error_page(request, console, exc)
     context = {"users": listing.users, "next_cursor": listing.next_cursor, "search": search, "section": "users"}
     return page(request, console, "dashboard/users.html", context)
 
@@ -30,7 +33,7 @@ def user(request: HttpRequest, console: Console, uid: str) -> HttpResponse:
     try:
         end_user = selectors.user_get(project_id=console.project.id, uid=uid)
     except ApplicationError as exc:
-        return answer_error(request, console, exc) or page(request, console, "dashboard/not_found.html", {"message": exc.message}, status=404)
+        return error_page(request, console, exc)
     claims_text = pretty(end_user.claims or {})
     if request.method == "POST":
         action = request.POST.get("action")

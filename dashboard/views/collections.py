@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from baas.api.errors import ApplicationError, InvalidArgument
 from dashboard import services as console_services
 from dashboard.access import Console, project_page
-from dashboard.views.common import answer_error, error_info, error_status, json_field, page, pretty
+from dashboard.views.common import answer_error, error_page, error_info, error_status, json_field, page, pretty
 from projects.documents import config as collection_configs
 from projects.documents import selectors as document_selectors
 from projects.documents import services as document_services
@@ -64,7 +64,7 @@ def collection_config(request: HttpRequest, console: Console, name: str) -> Http
     try:
         row = collection_configs.collection_get(ctx=console.ctx, name=name)
     except ApplicationError as exc:
-        return answer_error(request, console, exc) or page(request, console, "dashboard/not_found.html", {"message": exc.message}, status=404)
+        return error_page(request, console, exc)
     current = collection_configs.collection_json(row)
     values = {
         "schema": pretty(current["schema"]) if current["schema"] is not None else "",
@@ -250,11 +250,13 @@ def document(request: HttpRequest, console: Console, name: str, doc_id: str) -> 
     try:
         stored = document_selectors.document_get(ctx=console.ctx, collection=name, doc_id=doc_id)
     except ApplicationError as exc:
-        return answer_error(request, console, exc) or page(request, console, "dashboard/not_found.html", {"message": exc.message}, status=404)
+        return error_page(request, console, exc)
     if request.method == "POST":
         try:
             raw_version = request.POST.get("version", "").strip()
-            version = document_services.parse_version(int(raw_version) if raw_version.isdigit() else None, field="version")
+            if raw_version and not raw_version.isdigit():
+                raise InvalidArgument("'version' is a positive integer version.", details={"field": "version"})
+            version = document_services.parse_version(int(raw_version) if raw_version else None, field="version")
             if request.POST.get("action") == "delete":
                 document_services.document_delete(ctx=console.ctx, collection=name, doc_id=doc_id, if_version=version)
                 console_services.audit_record(project=console.project, actor=request.user, action="document.delete", target=f"{name}/{doc_id}")

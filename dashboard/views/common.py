@@ -34,6 +34,15 @@ def answer_error(request: HttpRequest, console: Console | None, error: Applicati
     return None
 
 
+def error_page(request: HttpRequest, console: Console | None, error: ApplicationError) -> HttpResponse:
+    """A whole page for an error that leaves nothing to show (a bad link, a missing thing)."""
+    special = answer_error(request, console, error)
+    if special is not None:
+        return special
+    context = {"title": "Cannot show this", "message": error.message, "code": error.code}
+    return page(request, console, "dashboard/problem.html", context, status=error_status(error))
+
+
 def json_field(raw: str, field: str, *, allow_empty: bool = True) -> Any:
     """Parse a JSON textarea; a syntax error names its line and column."""
     if not raw.strip():

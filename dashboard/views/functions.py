@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from baas.api.errors import ApplicationError, InvalidArgument
 from dashboard import services as console_services
 from dashboard.access import Console, project_page
-from dashboard.views.common import answer_error, error_info, error_status, json_field, page, pretty
+from dashboard.views.common import answer_error, error_page, error_info, error_status, json_field, page, pretty
 from functions import selectors, services
 from functions.models import ExecutionStatus
 
@@ -112,7 +112,7 @@ def function(request: HttpRequest, console: Console, name: str) -> HttpResponse:
         )
         function_row = services.function_access(ctx=console.ctx, name=name)
     except ApplicationError as exc:
-        return answer_error(request, console, exc) or page(request, console, "dashboard/not_found.html", {"message": exc.message}, status=error_status(exc))
+        return error_page(request, console, exc)
     source = selectors.version_get(ctx=console.ctx, name=name, version=current["activeVersion"])["source"]
     context = {
         "function": current,
@@ -136,7 +136,7 @@ def execution(request: HttpRequest, console: Console, name: str, execution_id: s
     try:
         found = selectors.execution_get(ctx=console.ctx, name=name, execution_id=execution_id)
     except ApplicationError as exc:
-        return answer_error(request, console, exc) or page(request, console, "dashboard/not_found.html", {"message": exc.message}, status=error_status(exc))
+        return error_page(request, console, exc)
     context = {
         "name": name, "execution": found, "event": pretty(found.get("event")),
         "result": pretty(found.get("result")), "error_json": pretty(found.get("error")) if found.get("error") else "",

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from baas.api.errors import ApplicationError
+from baas.api.errors import ApplicationError, InvalidArgument
 from dashboard import services as console_services
 from dashboard.access import ROLE_POWERS, Console, project_page
 from dashboard.views.common import answer_error, error_info, error_status, page
@@ -55,7 +55,7 @@ def members(request: HttpRequest, console: Console) -> HttpResponse:
             elif action == "revoke_invitation":
                 console_services.invitation_revoke(project=console.project, actor=request.user, invitation_id=_int(request.POST.get("invitation_id")))
             else:
-                return page(request, console, "dashboard/not_found.html", {"message": "Unknown action."}, status=400)
+                raise InvalidArgument("Unknown action.")
         except ApplicationError as exc:
             special = answer_error(request, console, exc)
             if special is not None:
@@ -101,7 +101,7 @@ def keys(request: HttpRequest, console: Console) -> HttpResponse:
                 console_services.audit_record(project=console.project, actor=request.user, action="key.revoke", target=key.display_prefix)
                 return redirect("dashboard:keys", project_id=console.project.id)
             else:
-                return page(request, console, "dashboard/not_found.html", {"message": "Unknown action."}, status=400)
+                raise InvalidArgument("Unknown action.")
         except ApplicationError as exc:
             special = answer_error(request, console, exc)
             if special is not None:

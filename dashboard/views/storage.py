@@ -11,7 +11,7 @@ from django.urls import reverse
 from baas.api.errors import ApplicationError, InvalidArgument
 from dashboard import services as console_services
 from dashboard.access import Console, project_page
-from dashboard.views.common import answer_error, error_info, error_status, page
+from dashboard.views.common import answer_error, error_page, error_info, error_status, page
 from storage import selectors, services
 from storage.backends import backend_get
 from storage.validation import content_disposition
@@ -108,7 +108,7 @@ def files(request: HttpRequest, console: Console, bucket: str) -> HttpResponse:
             ctx=console.ctx, bucket_name=bucket, prefix=prefix, delimiter="/", limit=200, cursor=request.GET.get("cursor") or None
         )
     except ApplicationError as exc:
-        return answer_error(request, console, exc) or page(request, console, "dashboard/not_found.html", {"message": exc.message}, status=404)
+        return error_page(request, console, exc)
     crumbs = []
     walked = ""
     for part in [p for p in prefix.split("/") if p]:
@@ -132,7 +132,7 @@ def download(request: HttpRequest, console: Console, bucket: str) -> HttpRespons
     try:
         _, row = selectors.object_get(ctx=console.ctx, bucket_name=bucket, path=request.GET.get("path", ""))
     except ApplicationError as exc:
-        return answer_error(request, console, exc) or page(request, console, "dashboard/not_found.html", {"message": exc.message}, status=error_status(exc))
+        return error_page(request, console, exc)
     stream = backend_get().read(row.blob_key) if row.size else iter(())
     response = StreamingHttpResponse(stream, content_type=row.content_type)
     response["Content-Length"] = str(row.size)

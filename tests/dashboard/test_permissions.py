@@ -210,3 +210,61 @@ def test_a_viewer_token_cannot_write_even_past_the_view(seeded: Any) -> None:
     with pytest.raises(PermissionDenied):
         document_set(ctx=console.ctx, collection="posts", doc_id="d1", data={"x": 1})
     assert _doc(None, "d1") == {"title": "first", "n": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "status"),
+    [
+        ("get", "collections/Bad Name!/", None, 400),
+        ("get", "collections/posts/documents/" + "x" * 2000 + "/", None, 400),
+        ("get", "collections/posts/?limit=abc", None, 400),
+        ("get", "collections/posts/?limit=5000", None, 400),
+        ("get", "collections/posts/?cursor=garbage", None, 400),
+        ("get", "collections/posts/?f0_field=a..b&f0_op=%3D%3D&f0_value=1", None, 400),
+        ("get", "collections/posts/?f0_field=n&f0_op=like&f0_value=1", None, 400),
+        ("get", "users/?cursor=%%%", None, 400),
+        ("get", "storage/files/?prefix=%00", None, 400),
+        ("get", "storage/files/?cursor=zzz", None, 400),
+        ("get", "storage/files/download/", None, 400),
+        ("get", "storage/files/download/?path=nope.txt", None, 404),
+        ("get", "usage/?range=forever", None, 200),
+        ("post", "keys/", {"action": "revoke", "key_id": "abc"}, 404),
+        ("post", "keys/", {"action": "create", "kind": "golden"}, 400),
+        ("post", "keys/", {"action": "explode"}, 400),
+        ("post", "members/", {"action": "role", "user_id": "abc", "role": "viewer"}, 404),
+        ("post", "members/", {"action": "role", "user_id": "1", "role": "emperor"}, 400),
+        ("post", "members/", {"action": "invite", "email": "nobody", "role": "viewer"}, 400),
+        ("post", "collections/", {"name": ""}, 400),
+        ("post", "collections/posts/new/", {"doc_id": "a/b", "data": "{}"}, 400),
+        ("post", "collections/posts/new/", {"doc_id": "", "data": "[1, 2]"}, 400),
+        ("post", "collections/posts/new/", {"doc_id": "", "data": ""}, 400),
+        ("post", "collections/posts/documents/d1/", {"action": "save", "version": "x", "data": "{}"}, 400),
+        ("post", "collections/posts/config/", {"indexes": "a..b", "schema": ""}, 400),
+        ("post", "collections/posts/playground/", {"operation": "fly"}, 200),
+        ("post", "collections/posts/playground/", {"operation": "get", "uid": "u1", "claims": "{"}, 200),
+        ("post", "users/u1/", {"action": "claims", "claims": "[]"}, 400),
+        ("post", "users/u1/", {"action": "teleport"}, 400),
+        ("post", "auth-settings/", {"action": "config", "access_token_lifetime": "soon"}, 400),
+        ("post", "auth-settings/", {"action": "provider", "name": "Bad Name", "kind": "github", "client_id": "x"}, 400),
+        ("post", "storage/", {"action": "create", "name": "Bad Bucket!"}, 400),
+        ("post", "storage/", {"action": "create", "name": "big", "max_file_size": "-1"}, 400),
+        ("post", "storage/files/", {"action": "upload"}, 400),
+        ("post", "storage/files/", {"action": "delete", "path": "nope.txt"}, 400),
+        ("post", "functions/", {"name": "bad name!", "source": "def handler(e, c): pass"}, 400),
+        ("post", "functions/", {"name": "f", "source": "def handler(:"}, 400),
+        ("post", "functions/nope/", {"action": "invoke", "payload": "{}"}, 404),
+        ("post", "settings/", {"confirm": ""}, 400),
+    ],
+)
+def test_bad_input_is_a_clear_4xx_never_a_500(seeded: Any, as_user: Any, method: str, path: str, data: Any, status: int) -> None:
+    client = as_user(seeded["owner"])
+    before = (_doc(None, "d1"), _collection("posts"), _keys(), _members(), _buckets(), _objects())
+    response = getattr(client, method)(P + path, data) if data is not None else getattr(client, method)(P + path)
+    assert response.status_code == status, response.content[:400]
+    assert (_doc(None, "d1"), _collection("posts"), _keys(), _members(), _buckets(), _objects()) == before
+
+
+def test_pages_of_an_unknown_project_are_a_console_page(seeded: Any, as_user: Any) -> None:
+    response = as_user(seeded["outsider"]).get(P)
+    assert response.status_code == 404
+    assert b"not a member of it" in response.content and b"<html" in response.content
