@@ -70,13 +70,52 @@ class SandboxUnavailable(RuntimeError):
 # --- how to start one -----------------------------------------------------------------------
 
 
-def python_executable() -> str:
-    """The interpreter user code runs on: the platform's base interpreter (outside any
-    virtualenv, so none of the platform's packages are importable), unless configured."""
+def base_python() -> str:
+    """The platform's base interpreter, outside any virtualenv: none of the platform's
+    packages are importable from it (the runtime also starts it without site-packages)."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+_python_cache: dict[Mode, str] = {}
+
+
+def python_executable(mode: Mode | None = None) -> str:
+    """The interpreter user code runs on: BAAS_FUNCTIONS_PYTHON, else the base interpreter,
+    else (in process mode, when an unprivileged uid cannot read the base one, as with a
+    Python under /root) the system's python3."""
     configured = getattr(settings, "BAAS_FUNCTIONS_PYTHON", "")
     if configured:
-        return configured
-    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+        return str(configured)
+    return _python_cache.get(mode or sandbox_mode(), base_python())
+
+
+# What the runtime needs from the standard library after it has dropped privileges.
+PROBE_IMPORTS = "import json, traceback, subprocess, socket, importlib, base64"
+
+
+def _python_for_unprivileged() -> str:
+    """The first interpreter whose standard library an unprivileged uid can import."""
+    candidates = [base_python()]
+    for name in ("python3",):
+        found = shutil.which(name, path="/usr/local/bin:/usr/bin:/bin")
+        if found and os.path.realpath(found) not in candidates:
+            candidates.append(os.path.realpath(found))
+    problems = []
+    for candidate in candidates:
+        try:
+            done = subprocess.run(
+                [candidate, "-I", "-S", "-c", PROBE_IMPORTS], user=NOBODY, group=NOBODY, extra_groups=[],
+                capture_output=True, timeout=20, env=base_environ("/"), cwd="/",
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            problems.append(f"{candidate}: {exc}")
+            continue
+        if done.returncode == 0:
+            return candidate
+        problems.append(f"{candidate}: {done.stderr.decode('utf-8', 'replace').strip().splitlines()[-1:]}")
+    raise SandboxUnavailable(
+        "no Python interpreter is readable by an unprivileged uid (set BAAS_FUNCTIONS_PYTHON): " + "; ".join(problems)
+    )
 
 
 def is_root() -> bool:
@@ -106,7 +145,7 @@ def sandbox_uid(pid: int) -> int:
 def _bind_sources() -> list[str]:
     """The Python installation, when it lives outside the system folders."""
     sources: list[str] = []
-    executable = python_executable()
+    executable = getattr(settings, "BAAS_FUNCTIONS_PYTHON", "") or base_python()
     for path in (sys.base_prefix, sys.base_exec_prefix, os.path.dirname(os.path.dirname(executable))):
         real = os.path.realpath(path)
         if real == "/" or any(real == d or real.startswith(d + "/") for d in SYSTEM_DIRS) or real in sources:
@@ -188,15 +227,24 @@ class RuntimeProcess:
         return self.process.poll() is None
 
     def kill(self) -> None:
-        """Kill the whole process group, and in process mode anything left under the
-        sandbox's uid (a child that started a session of its own), then reap."""
+        """Kill everything the function started, then the process group, and reap.
+
+        Every process under the sandbox's own uid goes first, whatever session it made
+        for itself; bubblewrap then sees its command die, reaps it and exits, so nothing
+        is left behind as a zombie for the host's init."""
+        if self.process.poll() is not None and self.uid is None:
+            return
+        if self.uid is not None and self.uid != NOBODY and is_root():
+            _kill_uid(self.uid)
+            try:
+                self.process.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
         for target in (lambda: os.killpg(self.process.pid, signal.SIGKILL), lambda: self.process.kill()):
             try:
                 target()
             except (ProcessLookupError, PermissionError):
                 pass
-        if self.mode == "process" and self.uid is not None and self.uid != NOBODY and is_root():
-            _kill_uid(self.uid)
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
@@ -281,7 +329,7 @@ def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
     else:
         inside_code, inside_work, script = str(code_dir), str(work_dir), str(RUNTIME_SCRIPT)
         prefix = []
-    command = prefix + [python_executable(), "-I", "-S", "-B", "-u", "-X", "utf8", script, str(child_sock.fileno()), str(limit)]
+    command = prefix + [python_executable(mode), "-I", "-S", "-B", "-u", "-X", "utf8", script, str(child_sock.fileno()), str(limit)]
     try:
         process = subprocess.Popen(
             command,
@@ -367,6 +415,11 @@ def sandbox_mode() -> Mode:
             else:
                 logger.warning("functions run without bubblewrap (process isolation only): %s", problem)
         if mode == "process":
+            if is_root() and not getattr(settings, "BAAS_FUNCTIONS_PYTHON", ""):
+                python = _python_for_unprivileged()
+                if python != base_python():
+                    logger.warning("functions run on %s: an unprivileged uid cannot read %s", python, base_python())
+                _python_cache[mode] = python
             _warn_if_exposed()
         _mode_cache[wanted] = mode
         return mode
@@ -380,8 +433,10 @@ def _bwrap_problem() -> str | None:
         code, work = Path(probe) / "code", Path(probe) / "work"
         code.mkdir()
         work.mkdir()
+        # As the runtime will: drop to another uid first, then import from the stdlib.
+        drop = "import os; os.setgroups([]); os.setgid(65534); os.setuid(65534); " if is_root() else ""
         command = bwrap_command(code_dir=code, work_dir=work, allow_network=False) + [
-            python_executable(), "-I", "-S", "-c", "import os; print(os.getpid())",
+            base_python(), "-I", "-S", "-c", drop + PROBE_IMPORTS,
         ]
         try:
             done = subprocess.run(command, capture_output=True, timeout=20, env=base_environ(SANDBOX_WORK_DIR))
@@ -415,6 +470,7 @@ def mode_reset() -> None:
     """Forget the decided mode (tests switch settings)."""
     with _mode_lock:
         _mode_cache.clear()
+        _python_cache.clear()
 
 
 # --- the warm pool --------------------------------------------------------------------------
