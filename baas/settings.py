@@ -382,6 +382,19 @@ SILENCED_SYSTEM_CHECKS = (
     else ["security.W004", "security.W008", "security.W012", "security.W016"]
 )
 
+# --- cloud functions: deploys, executions, triggers -----------------------------------------
+BAAS_FUNCTIONS_MAX_SOURCE_BYTES = env_int("BAAS_FUNCTIONS_MAX_SOURCE_BYTES", 1024 * 1024)
+BAAS_FUNCTIONS_MAX_FILES = env_int("BAAS_FUNCTIONS_MAX_FILES", 64)
+BAAS_FUNCTIONS_MAX_TIMEOUT_SECONDS = env_int("BAAS_FUNCTIONS_MAX_TIMEOUT_SECONDS", 540)
+BAAS_FUNCTIONS_MAX_MEMORY_MB = env_int("BAAS_FUNCTIONS_MAX_MEMORY_MB", 2048)
+BAAS_FUNCTIONS_EXECUTION_RETENTION_DAYS = env_int("BAAS_FUNCTIONS_EXECUTION_RETENTION_DAYS", 7)
+# A running execution whose worker died is requeued once its timeout plus this has passed.
+BAAS_FUNCTIONS_LEASE_GRACE_SECONDS = env_int("BAAS_FUNCTIONS_LEASE_GRACE_SECONDS", 30)
+# How often due schedules, lost executions and retention are looked at (beat).
+BAAS_FUNCTIONS_TICK_SECONDS = float(env_str("BAAS_FUNCTIONS_TICK_SECONDS", "5"))
+BAAS_FUNCTIONS_RETRY_MAX_ATTEMPTS = env_int("BAAS_FUNCTIONS_RETRY_MAX_ATTEMPTS", 5)
+BAAS_FUNCTIONS_RETRY_BASE_SECONDS = float(env_str("BAAS_FUNCTIONS_RETRY_BASE_SECONDS", "1"))
+BAAS_FUNCTIONS_RETRY_MAX_DELAY_SECONDS = float(env_str("BAAS_FUNCTIONS_RETRY_MAX_DELAY_SECONDS", "600"))
 # --- cloud functions: the sandbox that runs user code (docs/functions-sandbox.md) ---------
 # auto: bubblewrap when it works here, else plain processes (logged once); bwrap: required.
 BAAS_FUNCTIONS_SANDBOX = env_str("BAAS_FUNCTIONS_SANDBOX", "auto").lower()
