@@ -52,6 +52,8 @@ BWRAP = "/usr/bin/bwrap"
 SANDBOX_UID_BASE = 1_000_000_000
 NOBODY = 65534
 START_TIMEOUT_SECONDS = 15.0
+# A warm job takes a few milliseconds: starting its replacement right away would slow it down.
+REFILL_PAUSE_SECONDS = 0.02
 # Inside a bwrap sandbox everything sits at fixed paths, whatever the host's layout.
 SANDBOX_RUNTIME_DIR = "/sandbox/runtime"
 SANDBOX_CODE_DIR = "/sandbox/code"
@@ -218,6 +220,7 @@ class RuntimeProcess:
     gid: int | None
     owner_pid: int = field(default_factory=os.getpid)
     closed: bool = False
+    killed: bool = False
 
     @property
     def pid(self) -> int:
@@ -226,15 +229,25 @@ class RuntimeProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def kill(self) -> None:
+    def kill(self, *, finished: bool = False) -> None:
         """Kill everything the function started, then the process group, and reap.
 
-        Every process under the sandbox's own uid goes first, whatever session it made
-        for itself; bubblewrap then sees its command die, reaps it and exits, so nothing
-        is left behind as a zombie for the host's init."""
-        if self.process.poll() is not None and self.uid is None:
+        ``finished``: the runtime answered and is exiting, having killed whatever the
+        function started itself (kill(-1) under its own uid or PID namespace), so it is
+        waited for first. Then every process under the sandbox's own uid goes,
+        whatever session it made for itself; bubblewrap then sees its command die, reaps
+        it and exits, so nothing is left as a zombie for the host's init."""
+        if self.killed:
             return
-        if self.uid is not None and self.uid != NOBODY and is_root():
+        self.killed = True
+        if finished:
+            try:
+                self.process.wait(1)
+            except subprocess.TimeoutExpired:
+                finished = False
+        # In process mode the runtime's own clean-up ran after user code, which could have
+        # disarmed it: the uid sweep is ours. Under bwrap, its PID namespace died with it.
+        if (self.mode == "process" or not finished) and self.uid is not None and self.uid != NOBODY and is_root():
             _kill_uid(self.uid)
             try:
                 self.process.wait(1)
@@ -368,6 +381,8 @@ def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
             # bwrap's --die-with-parent covers its sandbox; a plain process arms its own.
             "parentDeathSignal": mode == "process",
             "unshareNetwork": mode == "process" and not allow_network and is_root(),
+            # kill(-1) is safe where it cannot reach the platform: a uid of its own, or bwrap's PID namespace.
+            "killAllOnExit": mode == "bwrap" or (uid is not None and uid != NOBODY),
         }, limit)
         ready = runtime.reader.read(time.monotonic() + START_TIMEOUT_SECONDS)
         if not ready or ready.get("type") != "ready":
@@ -490,12 +505,14 @@ class Pool:
         self.condition = threading.Condition()
         self.failures = 0
         self.stopped = False
+        self.last_take = 0.0
         self.thread = threading.Thread(target=self._refill, name=f"functions-pool-{mode}", daemon=True)
         self.thread.start()
 
     def take(self) -> RuntimeProcess | None:
         """A warm process, or None when none is ready."""
         with self.condition:
+            self.last_take = time.monotonic()
             while self.ready:
                 runtime = self.ready.popleft()
                 self.condition.notify_all()
@@ -524,6 +541,9 @@ class Pool:
                 if self.stopped:
                     return
                 self.starting += 1
+                pause = self.last_take + REFILL_PAUSE_SECONDS - time.monotonic()
+            if pause > 0:  # let the job that just took a process run before competing for a core
+                time.sleep(pause)
             try:
                 runtime = runtime_start(mode=self.mode, allow_network=self.allow_network)
             except Exception:

@@ -315,7 +315,7 @@ def _execute(
         except _wire.WireError as exc:
             error = {"type": "ProtocolError", "message": f"The function's process broke the control protocol: {exc}", "traceback": ""}
         duration = (time.monotonic() - started) * 1000
-        runtime.kill()
+        runtime.kill(finished=final is not None)
         if status != "timeout" and final is None and error is None:
             error = {"type": "ProcessExited", "message": _exit_description(runtime, limits), "traceback": ""}
         result = SandboxResult(status="failed", stdout=_output(runtime.stdout), stderr=_output(runtime.stderr), duration_ms=duration)
