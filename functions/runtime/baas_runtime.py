@@ -245,6 +245,7 @@ def main() -> None:
     setup(init)
     channel.send({"type": "ready", "pid": os.getpid()})
     job = channel.read()
+    channel.send({"type": "started"})  # from here on, user code may run: no retry
     importlib.invalidate_caches()  # the code was written after the path was scanned
     started = time.monotonic()
     apply_limits(job.get("limits") or {})

@@ -159,7 +159,12 @@ def test_sleeping_past_the_timeout_is_killed_with_its_children(isolation: str, s
         import os
 
         os.kill(sandbox_pid, 0)
-    assert processes_of_uid(uid) == []  # the sleeping grandchild in its own session too
+    # The sleeping grandchild in its own session too (SIGKILL is delivered at once; the
+    # kernel may take a moment to finish tearing a process down).
+    deadline = time.monotonic() + 2
+    while processes_of_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert processes_of_uid(uid) == []
 
 
 def test_allocating_2_gb_fails_and_the_next_run_works(isolation: str) -> None:
@@ -318,3 +323,71 @@ def test_bad_files_and_entrypoints_are_refused_before_anything_runs() -> None:
     for env in ({"A=B": "x"}, {"A": 1}, {"A": "x\0y"}):
         with pytest.raises(ValueError):
             attempt({"main.py": "def handler(e, c): pass"}, env=env)
+
+
+def test_an_event_that_is_not_json_is_refused() -> None:
+    import datetime
+
+    with pytest.raises(ValueError) as caught:
+        run("def handler(event, ctx):\n    return 1\n", event={"time": datetime.datetime.now()})
+    assert "JSON" in str(caught.value)
+
+
+def test_a_warm_process_that_died_while_waiting_is_replaced(settings: Any) -> None:
+    import os
+    import signal
+
+    from functions import pool
+
+    settings.BAAS_FUNCTIONS_POOL_SIZE = 1
+    warm_pool = pool.pool_get(allow_network=True)
+    assert warm_pool is not None and warm_pool.wait_ready(30)
+    victim = warm_pool.ready[0]
+    # Killed from outside (an operator, the OOM killer) while waiting, and gone for good.
+    assert victim.uid is not None
+    os.killpg(victim.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while processes_of_uid(victim.uid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert processes_of_uid(victim.uid) == []
+    result = run("def handler(event, ctx):\n    return 'fine'\n")
+    assert result.status == "succeeded" and result.result == "fine", result
+
+
+def test_user_code_breaking_the_control_channel_only_fails_itself() -> None:
+    closed = run(
+        """
+        import os, socket
+
+        def handler(event, ctx):
+            for fd in range(3, 64):
+                try:
+                    if socket.socket(fileno=os.dup(fd)).family == socket.AF_UNIX:
+                        os.close(fd)
+                except OSError:
+                    pass
+            return "unreachable"
+        """
+    )
+    assert closed.status == "failed"
+    assert closed.error["type"] in ("ProcessExited", "ProtocolError")
+    garbage = run(
+        """
+        import os, socket, struct
+
+        def handler(event, ctx):
+            for fd in range(3, 64):
+                try:
+                    probe = socket.socket(fileno=os.dup(fd))
+                except OSError:
+                    continue
+                if probe.family == socket.AF_UNIX:
+                    os.write(fd, struct.pack("!I", 2**31) + b"{")
+            return "written"
+        """
+    )
+    assert garbage.status == "failed"
+    assert garbage.error["type"] == "ProtocolError"
+    assert "exceeds the limit" in garbage.error["message"]
+    after = run("def handler(event, ctx):\n    return 'still fine'\n")
+    assert after.status == "succeeded" and after.result == "still fine"
