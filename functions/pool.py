@@ -37,6 +37,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO, Any, Literal
 
 from django.conf import settings
@@ -221,6 +222,7 @@ class RuntimeProcess:
     owner_pid: int = field(default_factory=os.getpid)
     closed: bool = False
     killed: bool = False
+    finished: bool = False  # it answered its job (and cleared up what it started)
 
     @property
     def pid(self) -> int:
@@ -268,13 +270,19 @@ class RuntimeProcess:
         if self.closed:
             return
         self.closed = True
-        self.kill()
+        self.kill(finished=self.finished)
         for handle in (self.sock, self.stdout, self.stderr):
             try:
                 handle.close()
             except OSError:
                 pass
-        _remove_tree(self.base_dir)
+        _sweeper.submit(lambda: _remove_tree(self.base_dir))
+
+    def retire(self) -> None:
+        """``close`` on the sweeper's thread: for a process that has answered, whose
+        output is complete, so nothing the caller needs waits for it."""
+        self.finished = True
+        _sweeper.submit(self.close)
 
     def forget(self) -> None:
         """Close this side's handles without touching the process (a forked child's copy
@@ -314,6 +322,69 @@ def _remove_tree(path: Path) -> None:
             pass
 
     shutil.rmtree(path, onerror=unlock)
+
+
+class _Sweeper:
+    """Finishes off used sandboxes on a thread of its own: waiting for bubblewrap to tear
+    its namespaces down, and deleting folders on a journaling disk (a millisecond an
+    unlink), take longer than a warm call should."""
+
+    def __init__(self) -> None:
+        self.queue: collections.deque[Callable[[], None]] = collections.deque()
+        self.condition = threading.Condition()
+        self.busy = False
+        self.thread: threading.Thread | None = None
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self.condition:
+            self.queue.append(task)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="functions-sweeper", daemon=True)
+                self.thread.start()
+            self.condition.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self.condition:
+                while not self.queue:
+                    self.busy = False
+                    self.condition.notify_all()
+                    self.condition.wait()
+                task = self.queue.popleft()
+                self.busy = True
+            try:
+                task()
+            except Exception:
+                logger.exception("could not clean up after a sandbox")
+
+    def wait(self, timeout: float) -> bool:
+        """True once everything handed over so far is done."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while self.queue or self.busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.condition.wait(remaining)
+            return True
+
+    def drain(self) -> None:
+        """At exit: do what is left from this thread."""
+        with self.condition:
+            pending, self.queue = list(self.queue), collections.deque()
+        for task in pending:
+            try:
+                task()
+            except Exception:
+                logger.exception("could not clean up after a sandbox")
+
+
+_sweeper = _Sweeper()
+
+
+def sweep_wait(timeout: float = 10.0) -> bool:
+    """Wait until used sandboxes are reaped and their folders deleted (tests, benchmarks)."""
+    return _sweeper.wait(timeout)
 
 
 def _private(path: str, flags: int) -> int:
@@ -618,7 +689,8 @@ def pools_stop() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _pools_lock, _mode_lock, _pools_pid
+    global _pools_lock, _mode_lock, _pools_pid, _sweeper
+    _sweeper = _Sweeper()  # the parent's sweeper (and its folders) stay with the parent
     _pools_lock = threading.Lock()
     _mode_lock = threading.Lock()
     _pools_pid = os.getpid()
@@ -630,6 +702,7 @@ def _after_fork_in_child() -> None:
 def _at_exit() -> None:
     if os.getpid() == _pools_pid:
         pools_stop()
+        _sweeper.drain()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

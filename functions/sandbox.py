@@ -352,12 +352,19 @@ def _execute(
         except OSError:
             pass  # the process closed its end or died: described below from its exit status
         duration = (time.monotonic() - started) * 1000
-        runtime.kill(finished=final is not None)
-        if status != "timeout" and final is None and error is None:
-            error = {"type": "ProcessExited", "message": _exit_description(runtime, limits), "traceback": ""}
-        result = SandboxResult(status="failed", stdout=_output(runtime.stdout), stderr=_output(runtime.stderr), duration_ms=duration)
+        if final is not None:
+            # It answered after flushing its output: read it now, reap the process later.
+            result = SandboxResult(status="failed", stdout=_output(runtime.stdout), stderr=_output(runtime.stderr), duration_ms=duration)
+            runtime.retire()
+        else:
+            # A timeout or a crash: nothing of it is left when this returns.
+            runtime.kill()
+            if status != "timeout" and error is None:
+                error = {"type": "ProcessExited", "message": _exit_description(runtime, limits), "traceback": ""}
+            result = SandboxResult(status="failed", stdout=_output(runtime.stdout), stderr=_output(runtime.stderr), duration_ms=duration)
     finally:
-        runtime.close()
+        if not runtime.finished:
+            runtime.close()
     if final is not None:
         peak = int(final.get("memoryPeakKb") or 0)
         if final.get("status", "succeeded") == "succeeded":

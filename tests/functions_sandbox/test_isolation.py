@@ -176,6 +176,9 @@ def test_the_temp_dir_is_deleted_after_the_run(isolation: str, settings: Any) ->
     )
     assert result.status == "succeeded", result.error
     assert sorted(result.result) == ["big.bin", "private"]
+    from functions.pool import sweep_wait
+
+    assert sweep_wait(10)  # deleted off the caller's path, at once
     assert set(glob.glob("/tmp/baas-fn-*")) - before == set()
 
 
