@@ -245,6 +245,7 @@ def main() -> None:
     setup(init)
     channel.send({"type": "ready", "pid": os.getpid()})
     job = channel.read()
+    channel.send({"type": "started"})  # from here on, user code may run: no retry
     importlib.invalidate_caches()  # the code was written after the path was scanned
     started = time.monotonic()
     apply_limits(job.get("limits") or {})
@@ -272,6 +273,13 @@ def main() -> None:
             "traceback": ""}}
         data = _wire.encode(answer, limit)
     channel.sock.sendall(data)
+    if init.get("killAllOnExit"):
+        # Under a uid of its own (or in a PID namespace), -1 reaches exactly what the
+        # function started, in whatever session: nothing outlives the job.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
     os._exit(0)
 
 
