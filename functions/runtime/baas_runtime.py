@@ -193,7 +193,7 @@ def _flush() -> None:
 def run(job: dict[str, Any], channel: Channel, code_dir: str) -> dict[str, Any]:
     module_name, _, attribute = str(job["entrypoint"]).partition(":")
     context = job.get("context") or {}
-    reserve: bytearray | None = bytearray(RESERVE_BYTES)
+    reserve = [bytearray(RESERVE_BYTES)]  # held while user code runs, released to report a MemoryError
     try:
         module = importlib.import_module(module_name)
         handler = getattr(module, attribute)
@@ -209,10 +209,10 @@ def run(job: dict[str, Any], channel: Channel, code_dir: str) -> dict[str, Any]:
         )
         value = handler(Event(job.get("event") or {}), ctx)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the function's failures too
-        reserve = None
+        reserve.clear()
         gc.collect()
         return {"type": "result", "status": "failed", "error": _error(exc, code_dir)}
-    reserve = None
+    reserve.clear()
     return {"type": "result", "status": "succeeded", "result": value}
 
 
