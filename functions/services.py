@@ -199,11 +199,11 @@ def function_deploy(*, ctx: RequestContext, data: Any) -> FunctionVersion:
         if function is None:
             try:
                 with transaction.atomic():
-                    function = Function.objects.create(project_id=ctx.project_id, name=spec.name, active_version=1)
+                    function = Function.objects.for_project(ctx.project_id).create(project_id=ctx.project_id, name=spec.name, active_version=1)
             except IntegrityError:  # a concurrent first deploy of the same name
                 function = Function.objects.for_project(ctx.project_id).select_for_update().get(name=spec.name)
         latest = function.versions.aggregate(latest=Max("version"))["latest"] or 0
-        version = FunctionVersion.objects.create(
+        version = FunctionVersion.objects.for_project(ctx.project_id).create(
             project_id=ctx.project_id,
             function=function,
             version=latest + 1,
@@ -228,13 +228,13 @@ def _activate(function: Function, version: FunctionVersion) -> None:
     function.active_version = version.version
     function.save(update_fields=["active_version", "updated_at"])
     function.event_triggers.all().delete()
-    FunctionTrigger.objects.bulk_create(
+    FunctionTrigger.objects.for_project(function.project_id).bulk_create(
         FunctionTrigger(project_id=function.project_id, function=function, source=source, collection=collection, event_types=types)
         for source, collection, types in trigger_rules.event_triggers(version.triggers)
     )
     function.schedules.all().delete()
     now = datetime.now(timezone.utc)
-    FunctionSchedule.objects.bulk_create(
+    FunctionSchedule.objects.for_project(function.project_id).bulk_create(
         FunctionSchedule(
             project_id=function.project_id, function=function, cron=trigger["cron"], timezone=trigger["timezone"],
             next_run_at=schedule_next(trigger["cron"], trigger["timezone"], now),
@@ -329,7 +329,7 @@ def execution_create_for_call(*, ctx: RequestContext, name: str, data: Any) -> E
         "auth": ctx.auth,
     }
     with transaction.atomic():
-        execution = Execution.objects.create(
+        execution = Execution.objects.for_project(ctx.project_id).create(
             id=event["id"], project_id=ctx.project_id, function_name=name, version=version.version, trigger="http",
             event=event, created_at=now, not_before=now, deadline=now + timedelta(seconds=version.timeout_seconds + 1),
         )
@@ -376,7 +376,7 @@ def executions_create_for_events(*, project_id: str, events: list[Event]) -> lis
             )
     if not created:
         return []
-    Execution.objects.bulk_create(created, ignore_conflicts=True)
+    Execution.objects.for_project(project_id).bulk_create(created, ignore_conflicts=True)
     ids = [execution.id for execution in created]
     _enqueue_on_commit(ids)
     return ids
@@ -396,7 +396,7 @@ def execution_replay(*, ctx: RequestContext, name: str, execution_id: str) -> Ex
         raise FailedPrecondition("A call is replayed by calling again.")
     now = datetime.now(timezone.utc)
     with transaction.atomic():
-        execution = Execution.objects.create(
+        execution = Execution.objects.for_project(ctx.project_id).create(
             id=_new_id(), project_id=ctx.project_id, function_name=name, version=function.active_version,
             trigger=original.trigger, event=original.event, replay_of=original.id, created_at=now, not_before=now,
             max_attempts=1,
@@ -437,7 +437,7 @@ def schedules_fire(*, now: datetime | None = None) -> list[str]:
                 max_attempts=retry.get("maxAttempts", 1) if retry.get("enabled") else 1,
                 created_at=now, not_before=now,
             )
-            Execution.objects.bulk_create([execution], ignore_conflicts=True)
+            Execution.objects.for_project(function.project_id).bulk_create([execution], ignore_conflicts=True)
             _enqueue_on_commit([execution.id])
             fired.append(execution.id)
     return fired
@@ -496,7 +496,8 @@ def function_call(*, ctx: RequestContext, name: str, data: Any) -> Any:
     waiting = call_run_task.apply_async((execution.id,))
     try:
         budget = (execution.deadline - datetime.now(timezone.utc)).total_seconds() + 1.0
-        outcome = waiting.get(timeout=max(budget, 0.1), interval=0.005, propagate=False)
+        # An embedded worker in this process marks every thread as "inside a task"; a request is not.
+        outcome = waiting.get(timeout=max(budget, 0.1), interval=0.005, propagate=False, disable_sync_subtasks=False)
     except ResultTimeout:
         outcome = None
     finally:

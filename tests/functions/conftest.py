@@ -4,6 +4,7 @@ services mode; the embedded worker, sequencer and feed pump in this process othe
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -40,19 +41,24 @@ def worker_start(tmp_path: Path, name: str = "worker", **env: str) -> Worker:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    from baas.celery import app
+
+    node = f"{name}@{socket.gethostname()}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"worker exited early:\n{log_path.read_text()}")
-        if " ready." in log_path.read_text(errors="replace"):
+        if app.control.ping([node], timeout=0.5):
             return Worker(process, log_path)
-        time.sleep(0.1)
     stop_process(process)
     raise RuntimeError(f"worker not ready within 30s:\n{log_path.read_text()}")
 
 
 @pytest.fixture
 def functions_worker(transactional_db: Any, tmp_path: Path, settings: Any) -> Iterator[Worker]:
+    """A worker process per test in services mode: one shared by several tests would be
+    sequencing and polling while the test database is flushed between them, and
+    PostgreSQL's TRUNCATE can deadlock with that."""
     if SERVICES:
         worker = worker_start(tmp_path)
         yield worker
