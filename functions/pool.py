@@ -458,6 +458,9 @@ def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
         ready = runtime.reader.read(time.monotonic() + START_TIMEOUT_SECONDS)
         if not ready or ready.get("type") != "ready":
             raise SandboxUnavailable(f"the sandbox process did not start: {_startup_output(runtime)}")
+        if ready.get("networkNamespace"):
+            _warn_once(f"functions denied the network keep the host's network namespace ({ready['networkNamespace']}): "
+                       "only a Python-level guard stops them; use bubblewrap")
     except (OSError, TimeoutError, _wire.WireError) as exc:
         output = _startup_output(runtime)
         runtime.close()
@@ -466,6 +469,15 @@ def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
         runtime.close()
         raise
     return runtime
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
 
 
 def _startup_output(runtime: RuntimeProcess) -> str:
