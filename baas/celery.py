@@ -42,6 +42,13 @@ app.conf.beat_schedule = {
         "endusers.signing_keys_purge",
     )
 }
+# Push: due scheduled messages, and deliveries whose job was lost.
+PUSH_SWEEP_EVERY = float(os.environ.get("BAAS_PUSH_SWEEP_INTERVAL_SECONDS", "60"))
+app.conf.beat_schedule["push.messages_sweep"] = {
+    "task": "push.messages_sweep",
+    "schedule": PUSH_SWEEP_EVERY,
+    "options": {"expires": PUSH_SWEEP_EVERY},
+}
 
 
 @worker_process_init.connect
