@@ -2,7 +2,7 @@
 project (per worker process), turn our JSON into ``messaging.Message`` objects, and send
 a batch with every token's outcome classified.
 
-Apps are named ``baas-push:<project>:v<credential version>`` (App names are global to
+Apps are named ``baas-push:<project>:<credential digest>`` (App names are global to
 the process): uploading a new credential makes a new App and the stale one is deleted.
 
 ``BAAS_FCM_ENDPOINT`` (tests, a development fake) points both the FCM send URL and the
@@ -74,13 +74,13 @@ _apps: dict[str, firebase_admin.App] = {}
 _lock = threading.Lock()
 
 
-def _app_name(project_id: str, version: int) -> str:
-    return f"baas-push:{project_id}:v{version}"
+def messaging_app(project_id: str, version: str, info: dict[str, Any]) -> firebase_admin.App:
+    """The project's App for this stored credential, built on first use in this process.
 
-
-def messaging_app(project_id: str, version: int, info: dict[str, Any]) -> firebase_admin.App:
-    """The project's App for this credential version, built on first use in this process."""
-    name = _app_name(project_id, version)
+    ``version`` names the stored credential (a digest of its sealed form): a new upload,
+    or a delete and upload, gives a new name, so no process keeps using an old key.
+    """
+    name = f"baas-push:{project_id}:{version}"
     app = _apps.get(project_id)
     if app is not None and app.name == name:
         return app

@@ -10,6 +10,7 @@ backoff, jitter and the server's Retry-After, up to ``BAAS_PUSH_MAX_ATTEMPTS``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import random
@@ -367,7 +368,8 @@ def push_batch_send(message_id: str, batch: int) -> float | None:
     if credential is None:
         outcomes = [fcm.Outcome(fcm.FAILED, code="no_credentials", message="The project's FCM credentials were removed.")] * len(rows)
     else:
-        app = fcm.messaging_app(message.project_id, credential.version, _credential_info(credential))
+        version = hashlib.sha256(credential.sealed.encode()).hexdigest()[:16]
+        app = fcm.messaging_app(message.project_id, version, _credential_info(credential))
         outcomes = fcm.batch_send(app, message.content, [row.token for row in rows])
     retry_after: list[float] = []
     invalid_devices: list[int] = []
