@@ -236,3 +236,16 @@ def test_functions_send_through_the_same_service(credentials: None, fake_fcm: An
     done = wait_message(result["id"])
     assert done["status"] == "sent" and fake_fcm.sent_tokens() == ["fn-1"]
     assert PushMessage.objects.for_project("alpha-app").get(pk=result["id"]).origin == "function"
+
+
+@pytest.mark.services
+def test_services_mode_fans_out_on_a_celery_worker_process(
+    secret_api: Any, credentials: None, fake_fcm: Any, wait_message: Any, push_worker: Any
+) -> None:
+    from baas import jobs
+
+    assert jobs._worker is None  # no worker thread here: only the worker process can send
+    assert push_worker is not None and push_worker.poll() is None
+    _devices(["proc-1", "proc-2"])
+    done = wait_message(_send(secret_api, {"target": {"users": ["ada"]}, "notification": NOTE}))
+    assert done["status"] == "sent" and sorted(fake_fcm.sent_tokens()) == ["proc-1", "proc-2"]
