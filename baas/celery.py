@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
@@ -53,7 +53,15 @@ app.conf.beat_schedule["push.messages_sweep"] = {
 
 @worker_process_init.connect
 def _start_changelog_sequencer(**kwargs: object) -> None:
-    """Writes made by jobs are numbered promptly by the worker's own sequencer."""
+    """Writes made by jobs are numbered promptly by the worker's own sequencer, and the
+    events they cause are taken by its own feed pump."""
     from projects.documents.changelog import sequencer_start
 
     sequencer_start()
+
+
+@worker_ready.connect
+def _start_changelog_sequencer_in_main_process(**kwargs: object) -> None:
+    """Solo and thread pools run tasks in the main process, which gets no
+    ``worker_process_init``. (Starting twice in one process is a no-op.)"""
+    _start_changelog_sequencer()
