@@ -49,6 +49,13 @@ app.conf.beat_schedule["push.messages_sweep"] = {
     "schedule": PUSH_SWEEP_EVERY,
     "options": {"expires": PUSH_SWEEP_EVERY},
 }
+# Webhooks: deliveries whose job was never enqueued or was lost.
+WEBHOOKS_SWEEP_EVERY = float(os.environ.get("BAAS_WEBHOOKS_SWEEP_INTERVAL_SECONDS", "60"))
+app.conf.beat_schedule["webhooks.deliveries_sweep"] = {
+    "task": "webhooks.deliveries_sweep",
+    "schedule": WEBHOOKS_SWEEP_EVERY,
+    "options": {"expires": WEBHOOKS_SWEEP_EVERY},
+}
 
 
 @worker_process_init.connect
