@@ -4,32 +4,23 @@ in services mode) pointed at it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import MODE, ROOT, server_env, stop_process
+from tests.conftest import MODE
+from tests.push import support
 from tests.push.fake_fcm import FakeFCM
 
 FINAL = {"sent", "partially_failed", "failed", "dry_run"}
-WORKER_ENV = {"BAAS_PUSH_RETRY_BASE_SECONDS": "0.05", "BAAS_PUSH_MAX_ATTEMPTS": "3"}
 
 
 @pytest.fixture(scope="session")
-def fcm_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="session")
-def service_account(fcm_key: rsa.RSAPrivateKey) -> dict[str, str]:
-    private_pem = fcm_key.private_bytes(
+def service_account() -> dict[str, str]:
+    private_pem = support.fcm_key().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     return {
@@ -44,62 +35,36 @@ def service_account(fcm_key: rsa.RSAPrivateKey) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def fake_fcm_server(fcm_key: rsa.RSAPrivateKey) -> Iterator[FakeFCM]:
-    public_pem = fcm_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    fake = FakeFCM(public_pem)
-    yield fake
-    fake.close()
-
-
 @pytest.fixture
-def fake_fcm(fake_fcm_server: FakeFCM, settings: Any) -> Iterator[FakeFCM]:
+def fake_fcm(settings: Any) -> Iterator[FakeFCM]:
     from projects.push import fcm
 
-    settings.BAAS_FCM_ENDPOINT = fake_fcm_server.url
-    settings.BAAS_PUSH_RETRY_BASE_SECONDS = float(WORKER_ENV["BAAS_PUSH_RETRY_BASE_SECONDS"])
-    settings.BAAS_PUSH_MAX_ATTEMPTS = int(WORKER_ENV["BAAS_PUSH_MAX_ATTEMPTS"])
-    fake_fcm_server.reset()
-    yield fake_fcm_server
+    fake = support.fake_fcm_server()
+    settings.BAAS_FCM_ENDPOINT = fake.url
+    settings.BAAS_PUSH_RETRY_BASE_SECONDS = float(support.WORKER_ENV["BAAS_PUSH_RETRY_BASE_SECONDS"])
+    settings.BAAS_PUSH_MAX_ATTEMPTS = int(support.WORKER_ENV["BAAS_PUSH_MAX_ATTEMPTS"])
+    fake.reset()
+    yield fake
     for project_id in list(fcm._apps):
         fcm.messaging_app_drop(project_id)
 
 
-@pytest.fixture(scope="session")
-def _worker_process(django_db_setup: Any, django_db_blocker: Any, fake_fcm_server: FakeFCM,
-                    tmp_path_factory: Any) -> Iterator[subprocess.Popen[bytes] | None]:
-    """Services mode: one Celery worker process for the session (the database is emptied
-    between tests, the process stays). Embedded mode: none, the worker thread runs jobs."""
-    if MODE != "services":
-        yield None
-        return
-    with django_db_blocker.unblock():
-        env = server_env(BAAS_FCM_ENDPOINT=fake_fcm_server.url, **WORKER_ENV)
-    log_path = Path(tmp_path_factory.mktemp("push-worker")) / "worker.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "baas", "worker", "--pool=threads", "--concurrency=4", "-l", "warning",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-    )
-    process.log_path = log_path  # type: ignore[attr-defined]
-    yield process
-    stop_process(process)
+@pytest.fixture(scope="session", autouse=True)
+def _stop_worker_at_the_end() -> Iterator[None]:
+    yield
+    support.worker_stop()
 
 
 @pytest.fixture
-def push_worker(transactional_db: Any, fake_fcm: FakeFCM, _worker_process: Any) -> Any:
-    """Jobs run outside the test, for real: after-commit enqueue, broker, worker."""
-    if _worker_process is None:
-        from baas.jobs import embedded_worker_start
+def push_worker(transactional_db: Any, fake_fcm: FakeFCM) -> Any:
+    """Jobs run outside the test, for real: after-commit enqueue, broker, worker (the
+    embedded worker thread, or in services mode a Celery worker process)."""
+    if MODE == "services":
+        return support.worker_process()
+    from baas.jobs import embedded_worker_start
 
-        assert embedded_worker_start() is not None
-    return _worker_process
-
-
-def worker_log(worker: Any) -> str:
-    return worker.log_path.read_text(errors="replace") if worker is not None else ""
+    assert embedded_worker_start() is not None
+    return None
 
 
 @pytest.fixture
@@ -114,6 +79,6 @@ def wait_message(secret_api: Any, push_worker: Any) -> Callable[..., dict[str, A
             if body["status"] in statuses:
                 return body
             time.sleep(0.1)
-        raise AssertionError(f"message still {body.get('status')} after {timeout}s\n{worker_log(push_worker)}")
+        raise AssertionError(f"message still {body.get('status')} after {timeout}s\n{support.worker_log(push_worker)}")
 
     return wait
