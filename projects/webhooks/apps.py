@@ -8,3 +8,4 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from projects.webhooks import consumer  # noqa: F401  (registers the event feed consumer)
+        from projects.webhooks import tasks  # noqa: F401  (the beat schedule names its sweep)
