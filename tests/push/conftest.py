@@ -50,7 +50,8 @@ def fake_fcm(settings: Any) -> Iterator[FakeFCM]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_worker_at_the_end() -> Iterator[None]:
+def _stop_worker_at_the_end(django_db_setup: Any) -> Iterator[None]:
+    """Set up after the test database, so torn down (the worker stopped) before it is dropped."""
     yield
     support.worker_stop()
 

@@ -89,7 +89,8 @@ def allow_private(settings: Any) -> Any:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_worker_at_the_end() -> Iterator[None]:
+def _stop_worker_at_the_end(django_db_setup: Any) -> Iterator[None]:
+    """Set up after the test database, so torn down (the worker stopped) before it is dropped."""
     yield
     support.worker_stop()
 
