@@ -199,7 +199,11 @@ def _apns(value: Any) -> messaging.APNSConfig:
 def message_build(content: dict[str, Any], token: str) -> messaging.Message:
     """One token's ``Message`` from the stored content (checked by ``content_check``)."""
     android = content.get("android")
-    if android and isinstance(android.get("ttl"), (int, float)) and not isinstance(android["ttl"], bool):
+    if android is not None and not isinstance(android, dict):
+        raise InvalidArgument("'android' must be an object.", details={"field": "android"})
+    if android and isinstance(android.get("ttl"), bool):
+        raise InvalidArgument("'android.ttl' is a number of seconds.", details={"field": "android.ttl"})
+    if android and isinstance(android.get("ttl"), (int, float)):
         android = {**android, "ttl": datetime.timedelta(seconds=android["ttl"])}
     with warnings.catch_warnings():
         # 7.x prefers installation ids (fid); devices here register FCM registration tokens.
@@ -220,15 +224,18 @@ def _message(content: dict[str, Any], android: dict[str, Any] | None, token: str
 
 def content_check(content: dict[str, Any]) -> None:
     """Refuse, at the call, what firebase-admin would refuse at send time."""
+    for name in ("notification", "android", "apns", "webpush"):
+        if name in content and not isinstance(content[name], dict):
+            raise InvalidArgument(f"'{name}' must be an object.", details={"field": name})
     data = content.get("data")
     if data is not None and (
         not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items())
     ):
         raise InvalidArgument("'data' maps strings to strings.", details={"field": "data"})
-    message = message_build(content, "validation-token")
     try:
+        message = message_build(content, "validation-token")
         messaging._MessagingService.encode_message(message)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
         raise InvalidArgument(f"Invalid message: {error}", details={"reason": str(error)}) from None
 
 

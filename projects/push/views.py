@@ -131,7 +131,7 @@ class MessageDeliveriesView(ProjectApiView):
     @extend_schema(responses=OBJECT, summary="Per-token results of a message (?cursor=, ?limit=)", operation_id="push_message_deliveries")
     def get(self, request: Request, project_id: str, message_id: str) -> Response:
         cursor = request.query_params.get("cursor") or "0"
-        if not cursor.isdigit():
+        if not cursor.isdigit() or len(cursor) > 18:
             raise InvalidArgument("'cursor' is not valid.", details={"field": "cursor"})
         return Response(
             selectors.deliveries_list(ctx=self.ctx_of(request), message_id=message_id, after=int(cursor), limit=_limit(request))

@@ -51,7 +51,7 @@ def require_secret(ctx: RequestContext) -> None:
 
 
 def events_check(raw: Any) -> list[str]:
-    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PATTERNS:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PATTERNS or not all(isinstance(item, str) for item in raw):
         raise InvalidArgument(f"'events' is a list of 1-{MAX_PATTERNS} event types or patterns.", details={"field": "events"})
     allowed = {"*", *EVENT_TYPES, *(f"{family}.*" for family in EVENT_FAMILIES)}
     unknown = sorted({str(item) for item in raw if item not in allowed})

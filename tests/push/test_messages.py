@@ -249,3 +249,29 @@ def test_services_mode_fans_out_on_a_celery_worker_process(
     _devices(["proc-1", "proc-2"])
     done = wait_message(_send(secret_api, {"target": {"users": ["ada"]}, "notification": NOTE}))
     assert done["status"] == "sent" and sorted(fake_fcm.sent_tokens()) == ["proc-1", "proc-2"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"android": "x"}, {"apns": []}, {"webpush": 5}, {"notification": "x"}, {"data": []},
+        {"android": {"notification": "x"}}, {"android": {"ttl": -5}}, {"android": {"ttl": True}},
+        {"apns": {"payload": {"aps": {"alert": 5}}}}, {"apns": {"payload": {"noaps": 1}}},
+        {"webpush": {"notification": {"actions": "x"}}}, {"webpush": {"notification": {"actions": [5]}}},
+        {"webpush": {"headers": [1]}}, {"android": {"notification": {"bodyLocArgs": "x"}}},
+        {"notification": {"title": 5}}, {"apns": {"payload": {"aps": {"badge": "many"}}}},
+    ],
+)
+def test_oddly_shaped_messages_are_400_not_500(secret_api: Any, extra: dict[str, Any]) -> None:
+    response = secret_api.post(f"{PUSH}/messages", {"target": {"tokens": ["t"]}, **extra})
+    assert response.status == 400 and response.error_code == "invalid_argument", (extra, response.body)
+    assert not PushMessage.objects.unscoped().exists()
+
+
+def test_bad_delivery_cursors_are_400(secret_api: Any) -> None:
+    message_id = _send(secret_api, {"target": {"tokens": ["t"]}, "data": {"a": "b"}})
+    for cursor in ("x", "-1", "9" * 40):
+        response = secret_api.get(f"{PUSH}/messages/{message_id}/deliveries?cursor={cursor}")
+        assert response.status == 400 and response.body["error"]["details"] == {"field": "cursor"}
+    assert secret_api.get(f"{PUSH}/messages/{message_id}/deliveries?limit=0").status == 400
+    assert secret_api.get(f"{PUSH}/messages/msg_missing").status == 404
