@@ -305,6 +305,8 @@ def push_message_dispatch(message_id: str) -> list[int]:
         if message is None or message.status not in (MessageStatus.QUEUED, MessageStatus.SCHEDULED):
             return []
         if message.status == MessageStatus.SCHEDULED and message.send_at and message.send_at > timezone.now():
+            when = message.send_at
+            transaction.on_commit(lambda: _enqueue_dispatch(message_id, when), robust=True)  # not yet: wait again
             return []
         recipients = _recipients(message)
         is_dry_run = not FcmCredential.objects.for_project(message.project_id).exists()
@@ -368,9 +370,13 @@ def push_batch_send(message_id: str, batch: int) -> float | None:
     if credential is None:
         outcomes = [fcm.Outcome(fcm.FAILED, code="no_credentials", message="The project's FCM credentials were removed.")] * len(rows)
     else:
-        version = hashlib.sha256(credential.sealed.encode()).hexdigest()[:16]
-        app = fcm.messaging_app(message.project_id, version, _credential_info(credential))
-        outcomes = fcm.batch_send(app, message.content, [row.token for row in rows])
+        try:
+            version = hashlib.sha256(credential.sealed.encode()).hexdigest()[:16]
+            app = fcm.messaging_app(message.project_id, version, _credential_info(credential))
+            outcomes = fcm.batch_send(app, message.content, [row.token for row in rows])
+        except Exception as error:  # a bug or a broken credential must not leave rows claimed forever
+            logger.exception("push batch failed", extra={"message": message_id, "batch": batch})
+            outcomes = [fcm.Outcome(fcm.TRANSIENT, code="internal", message=f"{type(error).__name__}")] * len(rows)
     retry_after: list[float] = []
     invalid_devices: list[int] = []
     now = timezone.now()
@@ -392,10 +398,10 @@ def push_batch_send(message_id: str, batch: int) -> float | None:
         _results_save(rows, now)
         if invalid_devices:
             Device.objects.for_project(message.project_id).filter(pk__in=invalid_devices).update(is_active=False, updated_at=timezone.now())
+    message_finish(message_id)
     if retry_after:
         attempt = max(row.attempts for row in rows if row.status == DeliveryStatus.PENDING)
         return retry_delay(attempt, max(retry_after))
-    message_finish(message_id)
     return None
 
 

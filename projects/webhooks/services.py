@@ -229,7 +229,7 @@ def webhook_delivery_attempt(delivery_id: str) -> float | None:
         targets.host_check(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         with targets.session_make() as session:
             response = session.post(
-                endpoint.url, data=body, headers=headers, allow_redirects=False,
+                endpoint.url, data=body, headers=headers, allow_redirects=False, stream=True,  # the body is never read
                 timeout=(settings.BAAS_WEBHOOKS_CONNECT_TIMEOUT, settings.BAAS_WEBHOOKS_TIMEOUT),
             )
             status_code = response.status_code

@@ -275,3 +275,24 @@ def test_bad_delivery_cursors_are_400(secret_api: Any) -> None:
         assert response.status == 400 and response.body["error"]["details"] == {"field": "cursor"}
     assert secret_api.get(f"{PUSH}/messages/{message_id}/deliveries?limit=0").status == 400
     assert secret_api.get(f"{PUSH}/messages/msg_missing").status == 404
+
+
+def test_the_sweep_sends_messages_whose_jobs_were_lost(
+    secret_api: Any, credentials: None, fake_fcm: Any, wait_message: Any, settings: Any
+) -> None:
+    from projects.push.services import push_messages_sweep
+
+    _devices(["lost-1", "lost-2"])
+    old = datetime.now(timezone.utc) - timedelta(seconds=settings.BAAS_PUSH_STALE_SECONDS + 60)
+    lost = PushMessage.objects.for_project("alpha-app").create(
+        id="msg_lost", project_id="alpha-app", target={"users": ["ada"]}, content={"data": {"k": "v"}}, status="queued")
+    PushMessage.objects.for_project("alpha-app").filter(pk=lost.pk).update(created_at=old)
+    due = PushMessage.objects.for_project("alpha-app").create(
+        id="msg_due", project_id="alpha-app", target={"tokens": ["lost-1"]}, content={"data": {"k": "w"}},
+        status="scheduled", send_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+    fresh = PushMessage.objects.for_project("alpha-app").create(
+        id="msg_fresh", project_id="alpha-app", target={"users": ["ada"]}, content={"data": {"k": "x"}}, status="queued")
+    assert push_messages_sweep() == {"dispatched": 2, "batches": 0}
+    assert wait_message(lost.pk)["counts"]["success"] == 2 and wait_message(due.pk)["counts"]["success"] == 1
+    assert PushMessage.objects.for_project("alpha-app").get(pk=fresh.pk).status == "queued"  # its job may still come
+    assert sorted(fake_fcm.sent_tokens()) == ["lost-1", "lost-1", "lost-2"]
