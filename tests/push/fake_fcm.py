@@ -32,6 +32,11 @@ class Received:
     at: float
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the listen backlog: a batch opens up to 500 connections at once
+
+
 class FakeFCM:
     def __init__(self, public_key_pem: bytes, *, flaky_failures: int = 1, retry_after: str = "1") -> None:
         self.public_key_pem = public_key_pem
@@ -83,9 +88,7 @@ class FakeFCM:
                     fake.received.append(Received(match.group(1), token, body, code, time.monotonic()))
                 self.reply(code, payload, headers)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 1024
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

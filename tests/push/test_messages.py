@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from baas.api.context import RequestContext
+from tests.conftest import MODE
 from projects.push.models import Device, PushDelivery, PushMessage, TopicSubscription
 
 PUSH = "/v1/projects/alpha-app/push"
@@ -48,7 +49,19 @@ def _deliveries(message_id: str) -> dict[str, tuple[str, int]]:
     }
 
 
-def test_1200_tokens_go_out_in_three_batches(secret_api: Any, credentials: None, fake_fcm: Any, wait_message: Any) -> None:
+def test_1200_tokens_go_out_in_three_batches(
+    secret_api: Any, credentials: None, fake_fcm: Any, wait_message: Any, monkeypatch: Any
+) -> None:
+    from firebase_admin import messaging
+
+    calls: list[int] = []
+    real_send_each = messaging.send_each
+
+    def counted(messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(messages))
+        return real_send_each(messages, *args, **kwargs)
+
+    monkeypatch.setattr(messaging, "send_each", counted)  # seen when the worker is this process (embedded)
     tokens = [f"tok-{i:05d}" for i in range(1200)]
     _devices(tokens)
     message_id = _send(secret_api, {"target": {"users": ["ada"]}, "notification": NOTE, "data": {"k": "v"}})
@@ -61,6 +74,11 @@ def test_1200_tokens_go_out_in_three_batches(secret_api: Any, credentials: None,
     assert message.batches == 3
     per_batch = Counter(PushDelivery.objects.for_project("alpha-app").filter(message=message).values_list("batch", flat=True))
     assert per_batch == {0: 500, 1: 500, 2: 200}
+    attempts = sum(PushDelivery.objects.for_project("alpha-app").filter(message=message).values_list("attempts", flat=True))
+    if MODE == "embedded":
+        assert sorted(calls) == [200, 500, 500] and attempts == 1200  # one call per batch, no retries
+    else:
+        assert calls == []  # the worker process sent them
     body = fake_fcm.requests_for("tok-00000")[0].body
     assert body["message"]["notification"] == NOTE and body["message"]["data"] == {"k": "v"}
     assert fake_fcm.requests_for("tok-00000")[0].project == "demo-fcm"
@@ -296,3 +314,14 @@ def test_the_sweep_sends_messages_whose_jobs_were_lost(
     assert wait_message(lost.pk)["counts"]["success"] == 2 and wait_message(due.pk)["counts"]["success"] == 1
     assert PushMessage.objects.for_project("alpha-app").get(pk=fresh.pk).status == "queued"  # its job may still come
     assert sorted(fake_fcm.sent_tokens()) == ["lost-1", "lost-1", "lost-2"]
+
+
+def test_retry_delays_grow_with_jitter_and_honour_retry_after(settings: Any) -> None:
+    from projects.push.services import retry_delay
+
+    settings.BAAS_PUSH_RETRY_BASE_SECONDS, settings.BAAS_PUSH_RETRY_MAX_SECONDS = 2.0, 60.0
+    for attempt, (low, high) in {1: (1, 2), 2: (2, 4), 3: (4, 8), 4: (8, 16)}.items():
+        delays = {retry_delay(attempt, None) for _ in range(50)}
+        assert all(low <= d <= high for d in delays) and len(delays) > 1
+    assert retry_delay(1, 30.0) == 30.0  # Retry-After wins when longer
+    assert retry_delay(10, None) <= 60.0 and retry_delay(1, 3600.0) == 60.0  # both capped
