@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Any, Callable
 
 import orjson
-import pytest
 from django.db import transaction
 from django.utils import timezone
 
