@@ -20,8 +20,25 @@ P = "alpha-app"
 
 
 @pytest.fixture
-def server(asgi_server: Any) -> Any:
-    return asgi_server
+def start(asgi_server_factory: Any) -> Any:
+    """``start(**env)``: a live server process. The port is picked before the server binds
+    it, so on a busy machine another process can take it first: try another one."""
+
+    def start(**env: str) -> Any:
+        for attempt in range(3):
+            try:
+                return asgi_server_factory(**env)
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    return start
+
+
+@pytest.fixture
+def server(start: Any) -> Any:
+    return start()
 
 
 @pytest.fixture

@@ -65,8 +65,8 @@ def test_anonymous_then_link_keeps_the_uid(app: Client) -> None:
     assert app.auth.get_user()["email"] == "linked@example.com"
 
 
-def test_token_is_refreshed_before_it_expires(asgi_server_factory: Any, project: Any, make_client: Any) -> None:
-    server = asgi_server_factory(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="3")
+def test_token_is_refreshed_before_it_expires(start: Any, project: Any, make_client: Any) -> None:
+    server = start(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="3")
     app = make_client(server, refresh_margin=1)
     changes: list[Any] = []
     app.auth.on_change(lambda session: changes.append(session.access_token if session else None))
@@ -79,8 +79,8 @@ def test_token_is_refreshed_before_it_expires(asgi_server_factory: Any, project:
     assert second != first and changes == [first, second]
 
 
-def test_a_401_refreshes_once_and_retries(asgi_server_factory: Any, project: Any, make_client: Any) -> None:
-    server = asgi_server_factory(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="2")
+def test_a_401_refreshes_once_and_retries(start: Any, project: Any, make_client: Any) -> None:
+    server = start(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="2")
     app = make_client(server, refresh_margin=0)
     app.auth.sign_up("skew@example.com", PASSWORD)
     stale = app.auth.session.access_token
@@ -93,10 +93,10 @@ def test_a_401_refreshes_once_and_retries(asgi_server_factory: Any, project: Any
     assert app.auth.session.access_token != stale
 
 
-def test_concurrent_callers_share_one_refresh(asgi_server_factory: Any, project: Any, make_client: Any) -> None:
+def test_concurrent_callers_share_one_refresh(start: Any, project: Any, make_client: Any) -> None:
     """Refresh tokens work once and reuse revokes the family: eight threads that all find
     the token expiring must cause exactly one refresh."""
-    server = asgi_server_factory(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="2")
+    server = start(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="2")
     app = make_client(server, refresh_margin=1)
     app.auth.sign_up("race@example.com", PASSWORD)
     old = app.auth.session.access_token

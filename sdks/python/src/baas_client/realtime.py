@@ -260,6 +260,11 @@ class RealtimeConnection:
                 finally:
                     for task in helpers:
                         task.cancel()
+            except BaseException:
+                # A dead peer would hold the closing handshake for close_timeout: drop it now.
+                if ws.transport is not None:
+                    ws.transport.abort()
+                raise
             finally:
                 reader.cancel()
                 try:
