@@ -99,6 +99,20 @@ def test_a_wrong_key_fails_the_subscription_without_retrying(server: Any, make_c
     assert intruder.realtime.connection.connects == 0
 
 
+def test_an_unreachable_server_times_out_then_recovers(admin: Client, proxy: CuttableProxy, make_client: Any) -> None:
+    admin.admin.set_collection_config("posts", rules={"read": "true"})
+    proxy.cut(refuse=True)
+    client = make_client(proxy, realtime_options=FAST)
+    with pytest.raises(TimeoutError):
+        client.realtime.subscribe("posts", timeout=1)
+    assert client.realtime.connection.subs == {} and client.realtime.connection.connects == 0
+    proxy.restore()  # the connection keeps trying, with backoff
+    events = Events()
+    client.realtime.subscribe("posts", on_change=events, timeout=15)
+    admin.collection("posts").doc("p").set({"ok": True})
+    assert events.wait_count(1)[0].data == {"ok": True}
+
+
 def test_resume_after_cuts_during_a_burst_is_exact(admin: Client, server: Any, proxy: CuttableProxy,
                                                    project: Any, make_client: Any) -> None:
     """The socket is reset twice while writes go on: every change arrives exactly once, in
@@ -212,10 +226,10 @@ def test_a_new_user_resubscribes_with_a_snapshot(admin: Client, app: Client) -> 
 
 
 def test_token_refresh_during_a_long_subscription(start: Any, project: Any, make_client: Any) -> None:
-    """Access tokens live 3 seconds; a subscription that outlives several of them keeps
+    """Access tokens live 4 seconds; a subscription that outlives several of them keeps
     receiving changes its rules allow only to signed-in users, because each refreshed token
     is sent on the socket. A socket that keeps its first token stops receiving them."""
-    server = start(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="3")
+    server = start(BAAS_AUTH_ACCESS_TOKEN_LIFETIME="4")
     admin = make_client(server, project.secret_key)
     admin.admin.set_collection_config("feed", rules={"read": "auth != null"})
     app = make_client(server, refresh_margin=1, realtime_options=FAST)
@@ -226,7 +240,7 @@ def test_token_refresh_during_a_long_subscription(start: Any, project: Any, make
     stale = RawRealtime(server.url, P, project.publishable_key)
     stale.auth(first_token)
     stale.subscribe("feed", "feed")
-    writes = 32
+    writes = 40
     for i in range(writes):
         admin.collection("feed").doc(f"m{i:02d}").set({"i": i})
         time.sleep(0.25)

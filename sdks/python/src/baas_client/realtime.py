@@ -542,7 +542,11 @@ class Realtime(_RealtimeBase):
     def _wait(self, coroutine: Awaitable[Any], timeout: float | None) -> Any:
         loop, _ = self._start()
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, loop)  # type: ignore[arg-type]
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def subscribe(self, target: str | Query | DocumentRef, *, doc_id: str | None = None,
                   where: Mapping[str, Any] | None = None, snapshot: bool = True,
@@ -553,7 +557,11 @@ class Realtime(_RealtimeBase):
         sub = self._subscription(target, doc_id=doc_id, where=where, snapshot=snapshot, on_change=on_change,
                                  on_error=on_error, sub_id=id)
         _, connection = self._start()
-        return self._wait(connection.subscribe(sub), timeout)  # type: ignore[no-any-return]
+        try:
+            return self._wait(connection.subscribe(sub), timeout)  # type: ignore[no-any-return]
+        except TimeoutError:
+            self._wait(connection.unsubscribe(sub), 10)  # no half-made subscription stays behind
+            raise
 
     def unsubscribe(self, sub: Subscription, timeout: float = 10) -> None:
         if self.connection is not None:
