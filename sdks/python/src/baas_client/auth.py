@@ -88,7 +88,7 @@ class Auth:
     # --- the signed-in user -----------------------------------------------------------------------
 
     def _user(self, response: httpx.Response) -> dict[str, Any]:
-        user = response.json()["user"]
+        user: dict[str, Any] = response.json()["user"]
         self._t.state.set_user(user)
         return user
 

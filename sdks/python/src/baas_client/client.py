@@ -56,6 +56,8 @@ class Client(_Surface):
     ``backoff_max``, ``open_timeout`` for the realtime connection.
     """
 
+    _t: SyncTransport
+
     def __init__(self, url: str, project_id: str, api_key: str | None = None, *,
                  token_store: TokenStore | None = None, refresh_margin: float = 60, timeout: float = 30,
                  http_client: httpx.Client | None = None, realtime_options: dict[str, Any] | None = None) -> None:
@@ -78,6 +80,8 @@ class Client(_Surface):
 
 class AsyncClient(_Surface):
     """The asyncio client: the same surface as ``Client``, every call awaited."""
+
+    _t: AsyncTransport
 
     def __init__(self, url: str, project_id: str, api_key: str | None = None, *,
                  token_store: TokenStore | None = None, refresh_margin: float = 60, timeout: float = 30,

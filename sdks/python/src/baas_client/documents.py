@@ -195,7 +195,7 @@ class Query:
         return self.aggregate(count=True)["count"]
 
     async def _acount(self) -> int:
-        return (await self.aggregate(count=True))["count"]  # type: ignore[misc]
+        return int((await self.aggregate(count=True))["count"])
 
     def pages(self) -> Any:
         """Every page in turn, following ``next_cursor`` (an async iterator on ``AsyncClient``)."""

@@ -364,7 +364,7 @@ class RealtimeConnection:
         _call(sub.on_change, event)
 
     def _subscribed(self, sub: Subscription, message: dict[str, Any]) -> None:
-        seq = message.get("seq")
+        seq: int = message["seq"]
         if sub._resyncing:
             fresh = {d["id"]: _document(d) for d in message.get("snapshot") or []}
             sub._resyncing = False
@@ -425,7 +425,7 @@ class _Fatal(Exception):
         self.error = error
 
 
-def _json(body: bytes | None) -> Any:
+def _json(body: bytes | bytearray | None) -> Any:
     try:
         return json.loads(body or b"")
     except ValueError:
