@@ -78,26 +78,26 @@ export class Bucket {
   }
 
   private async uploadWithFetch(url: string, headers: Record<string, string>, data: UploadData, options: UploadOptions): Promise<StoredObject> {
-    const bytes = await toBytes(data);
-    const total = bytes.byteLength;
-    let init: RequestInit & { duplex?: string } = { method: "PUT", headers, body: bytes as BodyInit, signal: options.signal };
+    // Without progress the data goes as it is (a Blob is never read into memory here).
+    let init: RequestInit & { duplex?: string } = { method: "PUT", headers, body: data as BodyInit, signal: options.signal };
     if (options.onProgress) {
       const report = options.onProgress;
-      let offset = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (offset >= total) {
-            controller.close();
-            return;
-          }
-          const chunk = bytes.subarray(offset, Math.min(total, offset + CHUNK));
-          offset += chunk.byteLength;
-          controller.enqueue(chunk);
-          report({ loaded: offset, total });
-        },
-      });
-      init = { ...init, body, duplex: "half" };
-      if (total === 0) report({ loaded: 0, total });
+      const isBlob = typeof Blob !== "undefined" && data instanceof Blob;
+      const bytes = isBlob ? null : toBytes(data as Exclude<UploadData, Blob>);
+      const source = bytes ? chunks(bytes) : (data as Blob).stream();
+      const total = bytes ? bytes.byteLength : (data as Blob).size;
+      let loaded = 0;
+      const counted = source.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            controller.enqueue(chunk);
+            loaded += chunk.byteLength;
+            report({ loaded, total });
+          },
+        }),
+      );
+      init = { ...init, body: counted, duplex: "half" };
+      if (total === 0) report({ loaded: 0, total: 0 });
     }
     let response: Response;
     try {
@@ -166,11 +166,26 @@ export class Storage {
   }
 }
 
-async function toBytes(data: UploadData): Promise<Uint8Array> {
+function toBytes(data: Exclude<UploadData, Blob>): Uint8Array {
   if (typeof data === "string") return new TextEncoder().encode(data);
   if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(await data.arrayBuffer());
+  return new Uint8Array(data);
+}
+
+/** Bytes as a stream of CHUNK-sized pieces, so progress moves as the connection takes them. */
+function chunks(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.byteLength) {
+        controller.close();
+        return;
+      }
+      const chunk = bytes.subarray(offset, Math.min(bytes.byteLength, offset + CHUNK));
+      offset += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
 }
 
 function uploadWithXhr(

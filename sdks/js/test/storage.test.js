@@ -38,6 +38,14 @@ test("upload with progress, metadata, download, ranges, signed URLs, delete", as
   const meta = await files.getMetadata("photos/a b/ü.bin");
   assert.deepEqual([meta.sha256, meta.size, meta.metadata.caption], [sha256(bytes), bytes.length, "Día 1, ünïcode"]);
 
+  const blobProgress = [];
+  const big = new Blob([bytes, bytes], { type: "application/x-test" });
+  const fromBlob = await files.upload("photos/big.bin", big, { onProgress: (p) => blobProgress.push(p) });
+  assert.deepEqual([fromBlob.size, fromBlob.contentType], [2 * bytes.length, "application/x-test"]);
+  assert.deepEqual(blobProgress.at(-1), { loaded: 2 * bytes.length, total: 2 * bytes.length });
+  const empty = [];
+  assert.equal((await files.upload("photos/empty", new Uint8Array(0), { onProgress: (p) => empty.push(p) })).size, 0);
+  assert.deepEqual(empty, [{ loaded: 0, total: 0 }]);
   const blob = await files.upload("notes/hello.txt", new Blob(["hello world"], { type: "text/plain" }));
   assert.deepEqual([blob.contentType, blob.size], ["text/plain", 11]);
   const text = await files.upload("notes/plain.txt", "héllo");
