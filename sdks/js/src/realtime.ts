@@ -334,12 +334,9 @@ export class Realtime {
     const error = new BaasError(message.code ?? "internal", message.message ?? "realtime error", {
       details: message.details ?? {},
     });
-    if (message.resumeFrom && typeof message.resumeFrom === "object") {
-      // a slow consumer: the socket closes; these are the positions to resume from
-      for (const [id, seq] of Object.entries(message.resumeFrom as Record<string, number>)) {
-        const sub = this.subs.get(id);
-        if (sub && sub.seq !== null && typeof seq === "number") sub.seq = Math.max(sub.seq, seq);
-      }
+    if (message.resumeFrom) {
+      // a slow consumer: the socket closes. Every change before this message was
+      // received in order, so each subscription resumes from the last seq it applied.
       return;
     }
     const sub = message.id ? this.subs.get(message.id) : undefined;
