@@ -20,7 +20,7 @@ from tests.conftest import ROOT, LiveServer, server_env, stop_process
 from tests.services import free_port
 
 SDK = ROOT / "sdks" / "js"
-TOKEN_LIFETIME = 4  # seconds
+TOKEN_LIFETIME = 5  # seconds: refreshed every ~3.3 s
 
 
 def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:

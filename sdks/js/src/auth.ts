@@ -37,7 +37,7 @@ interface SessionAnswer {
 
 export interface AuthOptions {
   persistence: Persistence;
-  /** Refresh this many seconds before expiry (at most a quarter of the token's lifetime). */
+  /** Refresh this many seconds before expiry (at most a third of the token's lifetime). */
   refreshMarginSeconds?: number;
 }
 
@@ -237,7 +237,7 @@ export class Auth implements TokenSource {
   // --- internals ---------------------------------------------------------------------------
 
   private margin(session: Session): number {
-    return Math.min(this.marginMs, session.lifetime / 4);
+    return Math.min(this.marginMs, session.lifetime / 3);
   }
 
   private async start(path: string, body: unknown, withUser = false): Promise<User> {

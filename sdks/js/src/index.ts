@@ -22,7 +22,7 @@ export interface ClientOptions {
   apiKey: string;
   /** Where the session is kept: localStorage in browsers, else memory, unless given. */
   persistence?: Persistence;
-  /** Refresh the access token this long before it expires (default 60; at most a quarter of its lifetime). */
+  /** Refresh the access token this long before it expires (default 60; at most a third of its lifetime). */
   refreshMarginSeconds?: number;
   fetch?: FetchLike;
   realtime?: RealtimeOptions;
