@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
@@ -40,13 +40,30 @@ app.conf.beat_schedule = {
         "endusers.email_tokens_purge",
         "endusers.custom_token_uses_purge",
         "endusers.signing_keys_purge",
+        "functions.executions_purge",
     )
+}
+# Due schedules and lost executions of cloud functions; schedule changes take effect at the
+# next tick, without restarting anything.
+FUNCTIONS_TICK = float(os.environ.get("BAAS_FUNCTIONS_TICK_SECONDS", "5"))
+app.conf.beat_schedule["functions.tick"] = {
+    "task": "functions.tick",
+    "schedule": FUNCTIONS_TICK,
+    "options": {"expires": max(FUNCTIONS_TICK, 1.0)},
 }
 
 
 @worker_process_init.connect
 def _start_changelog_sequencer(**kwargs: object) -> None:
-    """Writes made by jobs are numbered promptly by the worker's own sequencer."""
+    """Writes made by jobs are numbered promptly by the worker's own sequencer, and the
+    events they cause are taken by its own feed pump."""
     from projects.documents.changelog import sequencer_start
 
     sequencer_start()
+
+
+@worker_ready.connect
+def _start_changelog_sequencer_in_main_process(**kwargs: object) -> None:
+    """Solo and thread pools run tasks in the main process, which gets no
+    ``worker_process_init``. (Starting twice in one process is a no-op.)"""
+    _start_changelog_sequencer()

@@ -30,6 +30,7 @@ api_v1 = [
     ),
     path("projects/<str:project_id>/", include("endusers.urls")),
     path("projects/<str:project_id>/", include("storage.urls")),
+    path("projects/<str:project_id>/", include("functions.urls")),
 ]
 
 urlpatterns = [

@@ -199,7 +199,8 @@ def changelog_oldest(*, project_id: str) -> int | None:
 
 
 def changelog_prune(*, now: datetime | None = None, batch: int = 10_000) -> int:
-    """Drop entries past retention, keeping at least the newest N of every project."""
+    """Drop entries past retention, keeping at least the newest N of every project and
+    every entry an event-feed consumer has yet to take."""
     cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=settings.BAAS_CHANGELOG_RETENTION_SECONDS)
     removed = 0
     while True:
@@ -208,7 +209,10 @@ def changelog_prune(*, now: datetime | None = None, batch: int = 10_000) -> int:
                 "SELECT s.change_id FROM baas_change_seq s "
                 "JOIN baas_project_sequence p ON p.project_id = s.project_id "
                 "JOIN baas_change c ON c.id = s.change_id "
-                "WHERE c.time < %s AND s.seq <= p.last_seq - %s LIMIT %s",
+                "WHERE c.time < %s AND s.seq <= p.last_seq - %s "
+                # An entry an event-feed consumer has not taken yet stays: at least once.
+                "AND NOT EXISTS (SELECT 1 FROM baas_feed_cursor f "
+                "WHERE f.project_id = s.project_id AND f.last_seq < s.seq) LIMIT %s",
                 [db_time(cutoff), settings.BAAS_CHANGELOG_MIN_ENTRIES, batch],
             )
             ids = [(row[0],) for row in cursor.fetchall()]
@@ -288,8 +292,12 @@ sequencer = Sequencer()
 
 
 def sequencer_start() -> None:
+    """Start this process's sequencer and, beside it, its event-feed pump."""
     if settings.BAAS_CHANGELOG_SEQUENCER:
+        from projects.documents.feeds import pump_start
+
         sequencer.start()
+        pump_start()
 
 
 def after_write_committed() -> None:

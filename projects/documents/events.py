@@ -19,7 +19,7 @@ from django.db import transaction
 from projects.documents import changelog, store
 from projects.documents.validation import encode_data
 
-SYSTEM_COLLECTIONS = {"users": "$users", "storage": "$storage"}
+SYSTEM_COLLECTIONS = {"users": "$users", "storage": "$storage", "functions": "$functions"}
 OPERATIONS = ("create", "update", "delete")
 
 

@@ -103,3 +103,15 @@ class ProjectSequence(models.Model):
 
     class Meta:
         db_table = "baas_project_sequence"
+
+
+class FeedCursor(models.Model):
+    """How far one event-feed consumer (functions, webhooks) has read a project's log."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False, related_name="+")
+    consumer = models.CharField(max_length=32)
+    last_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "baas_feed_cursor"
+        constraints = [models.UniqueConstraint(fields=["project", "consumer"], name="feed_cursor_unique")]
