@@ -532,7 +532,7 @@ class StorageApp:
         if origin is not None and cors.is_preflight(scope["method"], headers):
             await self._send(send, ObjectResponse(204), request_id, scope["method"], loop, extra=cors.preflight_headers(headers))
             return
-        extra = cors.response_headers(origin)
+        extra = cors.response_headers(origin) if origin is not None else ()
         path = _strict_path(scope)
         if path is None:
             error = InvalidArgument("The path is not valid UTF-8.")

@@ -281,7 +281,7 @@ class EdgeApp:
         if origin is not None and cors.is_preflight(scope["method"], headers):
             await _send(send, EdgeResponse(204), request_id, "", cors.preflight_headers(headers))
             return
-        extra = cors.response_headers(origin)
+        extra = cors.response_headers(origin) if origin is not None else ()
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             body = await _read_body(receive, headers, limit)
