@@ -60,6 +60,8 @@ export interface RealtimeOptions {
   maxBackoffMs?: number;
   /** A ping this often; a socket silent for two intervals is taken as dead. */
   pingIntervalMs?: number;
+  /** Give up on a connection attempt not authenticated within this time, and retry. */
+  connectTimeoutMs?: number;
 }
 
 interface Target {
@@ -96,6 +98,7 @@ export class Realtime {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private lastMessageAt = 0;
   private closed = false;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
@@ -168,7 +171,15 @@ export class Realtime {
     socket.onclose = (event) => {
       if (this.socket === socket) this.lost(event.code);
     };
-    socket.onerror = () => undefined; // a close follows
+    // Some implementations (Node 20's) report a failed handshake with an error and no
+    // close, or with nothing at all: an error ends the attempt, and so does a timeout.
+    socket.onerror = () => {
+      if (this.socket === socket) this.drop(true);
+    };
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      if (this.socket === socket && !this.authenticated) this.drop(true);
+    }, this.options.connectTimeoutMs ?? 10_000);
   }
 
   private async sendAuth(socket: WebSocketLike): Promise<void> {
@@ -200,6 +211,7 @@ export class Realtime {
 
   private lost(code: number): void {
     const wasAuthenticated = this.authenticated;
+    this.clearConnectTimer();
     this.socket = null;
     this.authenticated = false;
     for (const sub of this.subs.values()) sub.live = false;
@@ -226,6 +238,7 @@ export class Realtime {
     }
     if (reconnect) this.lost(1006);
     else {
+      this.clearConnectTimer();
       this.socket = null;
       this.authenticated = false;
       this.setState("disconnected");
@@ -241,7 +254,13 @@ export class Realtime {
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
+  private clearConnectTimer(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+  }
+
   private stopTimers(): void {
+    this.clearConnectTimer();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.reconnectTimer = this.pingTimer = null;
@@ -269,6 +288,7 @@ export class Realtime {
       case "authenticated":
         if (!this.authenticated) {
           this.authenticated = true;
+          this.clearConnectTimer();
           this.attempt = 0;
           this.setState("connected");
           for (const sub of this.subs.values()) this.subscribe(sub);

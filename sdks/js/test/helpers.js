@@ -61,10 +61,23 @@ export async function until(predicate, what, timeoutMs = 15000) {
 export async function cuttableProxy() {
   const target = new globalThis.URL(URL_);
   const sockets = new Set();
+  let refusing = false;
+  let stalling = false;
+  const pairs = [];
   const server = net.createServer((inbound) => {
+    if (refusing) {
+      inbound.resetAndDestroy ? inbound.resetAndDestroy() : inbound.destroy();
+      return;
+    }
+    if (stalling) {
+      sockets.add(inbound); // accepted, never answered
+      inbound.on("error", () => undefined);
+      return;
+    }
     const outbound = net.connect(Number(target.port), target.hostname);
     sockets.add(inbound);
     sockets.add(outbound);
+    pairs.push([inbound, outbound]);
     inbound.pipe(outbound);
     outbound.pipe(inbound);
     const end = () => {
@@ -84,7 +97,25 @@ export async function cuttableProxy() {
       const count = sockets.size;
       for (const socket of sockets) socket.resetAndDestroy ? socket.resetAndDestroy() : socket.destroy();
       sockets.clear();
+      pairs.length = 0;
       return count;
+    },
+    /** Stop carrying bytes on the open connections without closing them (a silent network). */
+    freeze() {
+      for (const [inbound, outbound] of pairs.splice(0)) {
+        inbound.unpipe(outbound);
+        outbound.unpipe(inbound);
+        inbound.pause();
+        outbound.pause();
+      }
+    },
+    /** While true, new connections are accepted and never answered. */
+    stall(value) {
+      stalling = value;
+    },
+    /** While true, every new connection is reset at once (the server looks down). */
+    refuse(value) {
+      refusing = value;
     },
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(resolve); }),
   };

@@ -103,6 +103,56 @@ test("resume: cutting the socket during a burst of writes loses and doubles noth
   await proxy.close();
 });
 
+test("reconnects back off exponentially while the server is unreachable, then resume", async () => {
+  const name = await collectionWithRules({ read: "true" });
+  const proxy = await cuttableProxy();
+  const app = client({ url: proxy.url, realtime: { initialBackoffMs: 100, maxBackoffMs: 800 } });
+  const attempts = [];
+  app.realtime.onStateChange((s) => s === "connecting" && attempts.push(Date.now()));
+  const snapshots = [];
+  app.collection(name).onSnapshot((s) => snapshots.push(s));
+  await until(() => snapshots.length === 1, "the first snapshot");
+  proxy.refuse(true);
+  proxy.cut();
+  const writer = secretClient();
+  for (let i = 0; i < 5; i++) await writer.doc(name, `while-down-${i}`).set({ i });
+  await until(() => attempts.length >= 7, "six reconnect attempts", 15000);
+  proxy.refuse(false);
+  await until(() => snapshots.length === 6, "the changes made while down", 15000);
+  const gaps = attempts.slice(1, 7).map((t, k) => t - attempts[k]);
+  // the first attempt is the initial connection; then delays of 100·2^k ms (jitter: 50-100 %), capped at 800
+  gaps.slice(1).forEach((gap, k) => {
+    const nominal = Math.min(800, 100 * 2 ** k);
+    assert.ok(gap >= nominal * 0.5 - 5 && gap <= nominal + 250, `attempt ${k + 1}: ${gap} ms for a nominal ${nominal} ms (${gaps})`);
+  });
+  assert.deepEqual(snapshots.slice(1).map((s) => s.changes.map((c) => [c.type, c.doc.id])), [0, 1, 2, 3, 4].map((i) => [["added", `while-down-${i}`]]));
+  app.close();
+  writer.close();
+  await proxy.close();
+});
+
+test("a silent network is noticed by the pings, a stalled handshake by the connect timeout", async () => {
+  const name = await collectionWithRules({ read: "true" });
+  const proxy = await cuttableProxy();
+  const app = client({ url: proxy.url, realtime: { initialBackoffMs: 50, maxBackoffMs: 200, pingIntervalMs: 200, connectTimeoutMs: 300 } });
+  const states = [];
+  app.realtime.onStateChange((s) => states.push(s));
+  const snapshots = [];
+  app.collection(name).onSnapshot((s) => snapshots.push(s));
+  await until(() => snapshots.length === 1, "the first snapshot");
+  proxy.stall(true);
+  proxy.freeze(); // no close, no reset: only silence
+  await admin("PUT", `/collections/${name}/documents/during`, { data: { n: 1 } });
+  await until(() => states.filter((s) => s === "connecting").length >= 3, "attempts that stall and time out", 5000);
+  assert.equal(snapshots.length, 1);
+  proxy.stall(false);
+  await until(() => snapshots.length === 2, "the change made during the silence");
+  assert.deepEqual(snapshots[1].changes.map((c) => [c.type, c.doc.id]), [["added", "during"]]);
+  assert.equal(app.realtime.connected, true);
+  app.close();
+  await proxy.close();
+});
+
 test("token refresh during a long subscription: the socket is re-authenticated, events keep coming", async () => {
   assert.ok(TOKEN_LIFETIME <= 10, "the test server runs with short-lived tokens");
   const name = await collectionWithRules({ read: "auth != null" });
