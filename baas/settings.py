@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "channels",
     "baas",
     "projects",
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "baas.middleware.RequestContextMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -383,6 +385,24 @@ SPECTACULAR_SETTINGS = {
         "baas.openapi.add_edge_routes",
     ],
 }
+
+# --- CORS: apps on other sites call the API from browsers ---------------------------------
+# The API authenticates by header, never by cookie, so "*" is safe for it; the console and
+# the admin (cookie sessions) are never covered. The edge and storage transports apply the
+# same policy (baas/api/cors.py).
+BAAS_CORS_ALLOWED_ORIGINS = env_list("BAAS_CORS_ALLOWED_ORIGINS", ["*"])
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOW_ALL_ORIGINS = "*" in BAAS_CORS_ALLOWED_ORIGINS
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else BAAS_CORS_ALLOWED_ORIGINS
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept", "accept-encoding", "authorization", "content-type", "if-match", "if-none-match", "if-range",
+    "range", "x-api-key", "x-baas-owner", "x-request-id", "x-requested-with",
+)  # fmt: skip
+CORS_EXPOSE_HEADERS = (
+    "accept-ranges", "content-disposition", "content-length", "content-range", "etag", "location",
+    "retry-after", "x-request-id",
+)  # fmt: skip
 
 # --- production hardening (applies whenever DEBUG is off) -------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
