@@ -211,6 +211,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
 
 # --- end-user auth ------------------------------------------------------------------------
 # The deployment's public address: access tokens' ``iss`` is this plus the project's path.
@@ -283,6 +284,12 @@ BAAS_CHANGELOG_MIN_ENTRIES = env_int("BAAS_CHANGELOG_MIN_ENTRIES", 10_000)
 # Run the change-log sequencer thread in server and worker processes (off only in tests
 # that drive it by hand).
 BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
+
+# --- usage metrics (console charts) --------------------------------------------------------
+# Seconds between flushes of in-memory usage counts to the database; 0: never in the
+# background. By default on wherever the change-log sequencer runs (servers and workers).
+BAAS_USAGE_FLUSH_SECONDS = float(env_str("BAAS_USAGE_FLUSH_SECONDS", "10" if BAAS_CHANGELOG_SEQUENCER else "0") or "0")
+BAAS_USAGE_SAMPLE_SECONDS = env_int("BAAS_USAGE_SAMPLE_SECONDS", 300)  # documents and storage bytes
 
 # --- realtime ----------------------------------------------------------------------------
 BAAS_REALTIME_AUTH_TIMEOUT = env_int("BAAS_REALTIME_AUTH_TIMEOUT", 10)  # seconds to the first auth message

@@ -42,6 +42,7 @@ urlpatterns = [
     path("metrics", ops.metrics, name="metrics"),
     path("v1/", include(api_v1)),
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("console/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
 ]
 
