@@ -31,6 +31,8 @@ api_v1 = [
     path("projects/<str:project_id>/", include("endusers.urls")),
     path("projects/<str:project_id>/", include("storage.urls")),
     path("projects/<str:project_id>/", include("functions.urls")),
+    path("projects/<str:project_id>/", include("projects.push.urls")),
+    path("projects/<str:project_id>/", include("projects.webhooks.urls")),
 ]
 
 urlpatterns = [
