@@ -27,8 +27,8 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # What each role may change, shown on the members page and enforced by every view.
 ROLE_POWERS = {
     Role.OWNER: "everything, including members and deleting the project",
-    Role.ADMIN: "API keys, and everything a developer can",
-    Role.DEVELOPER: "collections, documents, rules, users, files and settings",
+    Role.ADMIN: "API keys and push credentials, and everything a developer can",
+    Role.DEVELOPER: "collections, documents, rules, users, files, functions, push sends, webhooks and settings",
     Role.VIEWER: "sees everything, changes nothing",
 }
 

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from dashboard.forms import EmailLoginForm
-from dashboard.views import accounts, auth, collections, functions, project, storage
+from dashboard.views import accounts, auth, collections, functions, messaging, project, storage
 
 app_name = "dashboard"
 
@@ -62,6 +62,10 @@ urlpatterns = [
     path(P + "functions/", functions.functions_page, name="functions"),
     path(P + "functions/<str:name>/", functions.function, name="function"),
     path(P + "functions/<str:name>/executions/<str:execution_id>/", functions.execution, name="execution"),
+    path(P + "push/", messaging.push, name="push"),
+    path(P + "push/messages/<str:message_id>/", messaging.push_message, name="push_message"),
+    path(P + "webhooks/", messaging.webhooks, name="webhooks"),
+    path(P + "webhooks/<str:endpoint_id>/", messaging.webhook, name="webhook"),
     path(P + "storage/", storage.buckets, name="buckets"),
     path(P + "storage/<str:bucket>/", storage.files, name="files"),
     path(P + "storage/<str:bucket>/download/", storage.download, name="download"),

@@ -17,6 +17,7 @@ PAGES = [
     "", "members/", "keys/", "settings/", "usage/", "usage/data.json", "audit/", "collections/",
     "collections/posts/", "collections/posts/config/", "collections/posts/new/", "collections/posts/documents/d1/",
     "users/", "users/u1/", "auth-settings/", "storage/", "storage/files/", "storage/files/?prefix=docs/",
+    "functions/", "push/", "push/?uid=u1", "webhooks/",
 ]
 
 
