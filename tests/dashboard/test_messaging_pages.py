@@ -139,3 +139,13 @@ def test_a_test_send_shows_its_delivery_results(
     assert re.findall(rb'data-delivery-status="([^"]+)"', page) == [b"sent"]
     assert b"1 delivered" in page
     assert fake_fcm.sent_tokens() == ["tok-ok"]
+    # The send is counted on the usage chart (flushed here, or by the worker process).
+    from projects import usage
+
+    deadline = time.monotonic() + 30
+    sends = 0
+    while sends < 1 and time.monotonic() < deadline:
+        usage.usage_flush()
+        sends = next(s.total for s in usage.usage_series(project_id="alpha-app", range_name="1h") if s.metric == "push_sends")
+        time.sleep(0.3)
+    assert sends == 1
