@@ -133,6 +133,11 @@ def usage_flush(now: datetime | None = None) -> int:
         return 0
     bucket = bucket_of(now or datetime.now(timezone.utc))
     try:
+        # Requests name their project in the path, existing or not: only real projects
+        # get rows, so made-up ids neither bloat the table nor break the batch.
+        known = _existing_projects({project_id for project_id, _ in [*counts, *levels]})
+        counts = {key: amount for key, amount in counts.items() if key[0] in known}
+        levels = {key: value for key, value in levels.items() if key[0] in known}
         _counters_add(bucket, counts)
         _levels_set(bucket, _process_source(), levels)
     except Exception:
@@ -142,6 +147,12 @@ def usage_flush(now: datetime | None = None) -> int:
             _levels_dirty = _levels_dirty or bool(levels)
         raise
     return len(counts) + len(levels)
+
+
+def _existing_projects(project_ids: set[str]) -> set[str]:
+    from projects.models import Project
+
+    return set(Project.objects.filter(pk__in=[p for p in project_ids if len(p) <= 40]).values_list("pk", flat=True))
 
 
 def _counters_add(bucket: datetime, counts: dict[tuple[str, str], int]) -> None:

@@ -39,10 +39,15 @@ def test_counts_wait_in_memory_until_a_flush_adds_them_up(project: Any) -> None:
 
 
 def test_api_requests_are_counted_for_their_own_project_only(project: Any, other_project: Any, secret_api: Any) -> None:
+    from dashboard.models import UsageBucket
+
     assert secret_api.get("/v1/projects/alpha-app").status == 200
     assert secret_api.get("/v1/projects/alpha-app/collections/posts/documents/nope").status == 404
     assert secret_api.get("/v1/projects/beta-app").status == 401
+    assert secret_api.get("/v1/projects/made-up-project").status == 401
+    assert secret_api.get("/v1/projects/" + "x" * 300).status == 401
     usage.usage_flush(NOW)
+    assert sorted(set(UsageBucket.objects.unscoped().values_list("project_id", flat=True))) == ["alpha-app", "beta-app"]
     minute = datetime(2026, 12, 7, 12, 30, tzinfo=timezone.utc)
     assert _rows() == [("errors", minute, "", 1), ("requests", minute, "", 2)]
     assert _rows("beta-app") == [("errors", minute, "", 1), ("requests", minute, "", 1)]
