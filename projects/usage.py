@@ -41,6 +41,9 @@ METRIC_LABELS = {
     "realtime_connections": "Realtime connections",
 }
 SAMPLER_SOURCE = "sampled"
+# Distinct (project, metric) counts held between flushes; past it, new keys are dropped
+# (a flood of made-up project ids must not grow memory without bound).
+MAX_PENDING_KEYS = 100_000
 
 _lock = threading.Lock()
 _counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -58,8 +61,10 @@ def usage_record(project_id: str, metric: str, amount: int = 1) -> None:
     """Count ``amount`` of ``metric`` for the project; cheap enough for every request."""
     if not project_id:
         return
+    key = (project_id, metric)
     with _lock:
-        _counts[(project_id, metric)] += amount
+        if key in _counts or len(_counts) < MAX_PENDING_KEYS:
+            _counts[key] += amount
     if _flusher is None:
         _flusher_start()
 
@@ -69,9 +74,10 @@ def usage_request(project_id: str, status: int) -> None:
     if not project_id:
         return
     with _lock:
-        _counts[(project_id, "requests")] += 1
-        if status >= 400:
-            _counts[(project_id, "errors")] += 1
+        if len(_counts) < MAX_PENDING_KEYS or (project_id, "requests") in _counts:
+            _counts[(project_id, "requests")] += 1
+            if status >= 400:
+                _counts[(project_id, "errors")] += 1
     if _flusher is None:
         _flusher_start()
 

@@ -138,3 +138,13 @@ def test_the_audit_log_says_who_changed_what(seeded: Any, as_user: Any) -> None:
     assert plain not in text and plain[:10] in text  # the prefix names the key; the key never shows
     other = as_user(seeded["outsider"]).get("/console/p/beta-app/audit/")
     assert b'data-action="' not in other.content
+
+
+def test_pending_counts_are_bounded(project: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(usage, "MAX_PENDING_KEYS", 3)
+    usage.usage_request("alpha-app", 200)
+    usage.usage_request("made-up-1", 200)
+    usage.usage_request("made-up-2", 200)  # the table of pending counts is full
+    usage.usage_request("alpha-app", 500)  # known keys still count
+    usage.usage_flush(NOW)
+    assert [(m, v) for m, _, _, v in _rows()] == [("errors", 1), ("requests", 2)]
