@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from baas.api.errors import ApplicationError
@@ -25,7 +26,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = console_services.console_user_create(email=form.cleaned_data["email"], password=form.cleaned_data["password"])
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         console_services.audit_record(project=None, actor=user, action="account.signup", target=user.email)
-        return redirect(request.GET.get("next") or reverse("dashboard:projects"))
+        wanted = request.GET.get("next", "")
+        safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+        return redirect(wanted if wanted and safe else reverse("dashboard:projects"))
     return page(request, None, "dashboard/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -26,6 +26,15 @@ def test_sign_up_logs_in_and_lists_no_projects(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
+    ("next_url", "landing"),
+    [("/console/invitations/abc/", "/console/invitations/abc/"), ("https://evil.example/", "/console/"), ("//evil.example/x", "/console/")],
+)
+def test_sign_up_returns_only_to_this_site(client: Client, next_url: str, landing: str) -> None:
+    response = client.post(f"/console/signup/?next={next_url}", {"email": "grace@example.com", "password": "a-Decent-pass-9"})
+    assert response.status_code == 302 and response["Location"] == landing
+
+
+@pytest.mark.parametrize(
     ("email", "password", "message"),
     [
         ("ada@example.com", "a-Decent-pass-9", b"already exists"),
