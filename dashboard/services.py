@@ -17,7 +17,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from baas.api.errors import FailedPrecondition, InvalidArgument, NotFound
+from baas.api.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dashboard.models import AuditEntry, Invitation
 from projects import caching
 from projects.models import Membership, Project, Role
@@ -118,10 +118,12 @@ def invitation_get(*, token: str) -> Invitation:
 
 
 def invitation_accept(*, token: str, user: Any) -> Membership:
-    """The signed-in user joins with the invited role (an existing membership is kept
-    if it is already higher: an invitation never demotes)."""
+    """The signed-in user, who must own the invited address, joins with the invited role
+    (an existing membership is kept if it is already higher: an invitation never demotes)."""
     with transaction.atomic():
         invitation = invitation_get(token=token)
+        if (user.email or "").casefold() != invitation.email.casefold():
+            raise PermissionDenied(f"This invitation is for {invitation.email}; sign in with that address to accept it.")
         Invitation.objects.for_project(invitation.project).filter(pk=invitation.pk).update(accepted_at=timezone.now())
         current = caching.member_role(invitation.project_id, user.pk)
         from projects.models import ROLE_RANK

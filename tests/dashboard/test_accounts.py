@@ -150,6 +150,9 @@ def test_invitation_by_email_joins_with_the_role(
     assert len(mailoutbox) == 1
     link = re.search(r"http://testserver(/console/invitations/[^\s]+/)", mailoutbox[0].body).group(1)
     assert client.get(link).status_code == 200
+    someone_else = as_user(members["viewer"]).post(link)
+    assert someone_else.status_code == 403 and b"This invitation is for newbie@example.com" in someone_else.content
+    assert member_role("alpha-app", members["viewer"].pk) == "viewer"
     client.post("/console/signup/", {"email": "newbie@example.com", "password": "a-Decent-pass-9"})
     joined = client.post(link)
     assert joined.status_code == 302 and joined["Location"] == "/console/p/alpha-app/"
