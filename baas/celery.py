@@ -40,6 +40,7 @@ app.conf.beat_schedule = {
         "endusers.email_tokens_purge",
         "endusers.custom_token_uses_purge",
         "endusers.signing_keys_purge",
+        "functions.executions_purge",
     )
 }
 # Push: due scheduled messages, and deliveries whose job was lost.
@@ -55,6 +56,14 @@ app.conf.beat_schedule["webhooks.deliveries_sweep"] = {
     "task": "webhooks.deliveries_sweep",
     "schedule": WEBHOOKS_SWEEP_EVERY,
     "options": {"expires": WEBHOOKS_SWEEP_EVERY},
+}
+# Due schedules and lost executions of cloud functions; schedule changes take effect at the
+# next tick, without restarting anything.
+FUNCTIONS_TICK = float(os.environ.get("BAAS_FUNCTIONS_TICK_SECONDS", "5"))
+app.conf.beat_schedule["functions.tick"] = {
+    "task": "functions.tick",
+    "schedule": FUNCTIONS_TICK,
+    "options": {"expires": max(FUNCTIONS_TICK, 1.0)},
 }
 
 

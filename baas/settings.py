@@ -405,6 +405,35 @@ SILENCED_SYSTEM_CHECKS = (
     else ["security.W004", "security.W008", "security.W012", "security.W016"]
 )
 
+# --- cloud functions: deploys, executions, triggers -----------------------------------------
+BAAS_FUNCTIONS_MAX_SOURCE_BYTES = env_int("BAAS_FUNCTIONS_MAX_SOURCE_BYTES", 1024 * 1024)
+BAAS_FUNCTIONS_MAX_FILES = env_int("BAAS_FUNCTIONS_MAX_FILES", 64)
+BAAS_FUNCTIONS_MAX_TIMEOUT_SECONDS = env_int("BAAS_FUNCTIONS_MAX_TIMEOUT_SECONDS", 540)
+BAAS_FUNCTIONS_MAX_MEMORY_MB = env_int("BAAS_FUNCTIONS_MAX_MEMORY_MB", 2048)
+BAAS_FUNCTIONS_EXECUTION_RETENTION_DAYS = env_int("BAAS_FUNCTIONS_EXECUTION_RETENTION_DAYS", 7)
+# A running execution whose worker died is requeued once its timeout plus this has passed.
+BAAS_FUNCTIONS_LEASE_GRACE_SECONDS = env_int("BAAS_FUNCTIONS_LEASE_GRACE_SECONDS", 30)
+# How often due schedules, lost executions and retention are looked at (beat).
+BAAS_FUNCTIONS_TICK_SECONDS = float(env_str("BAAS_FUNCTIONS_TICK_SECONDS", "5"))
+BAAS_FUNCTIONS_RETRY_MAX_ATTEMPTS = env_int("BAAS_FUNCTIONS_RETRY_MAX_ATTEMPTS", 5)
+BAAS_FUNCTIONS_RETRY_BASE_SECONDS = float(env_str("BAAS_FUNCTIONS_RETRY_BASE_SECONDS", "1"))
+BAAS_FUNCTIONS_RETRY_MAX_DELAY_SECONDS = float(env_str("BAAS_FUNCTIONS_RETRY_MAX_DELAY_SECONDS", "600"))
+# --- cloud functions: the sandbox that runs user code (docs/functions-sandbox.md) ---------
+# auto: bubblewrap when it works here, else plain processes (logged once); bwrap: required.
+BAAS_FUNCTIONS_SANDBOX = env_str("BAAS_FUNCTIONS_SANDBOX", "auto").lower()
+# Outbound network from functions (payment and maps APIs); 0 gives them no network at all.
+BAAS_FUNCTIONS_ALLOW_NETWORK = env_bool("BAAS_FUNCTIONS_ALLOW_NETWORK", True)
+# Warm sandbox processes kept ready per worker process (0: start one per invocation).
+BAAS_FUNCTIONS_POOL_SIZE = env_int("BAAS_FUNCTIONS_POOL_SIZE", 2)
+# An execution's stdout and stderr are each kept up to this many bytes.
+BAAS_FUNCTIONS_LOG_LIMIT = env_int("BAAS_FUNCTIONS_LOG_LIMIT", 65536)
+# Largest control message (an event, a ctx call or its answer, a return value).
+BAAS_FUNCTIONS_MESSAGE_LIMIT = env_int("BAAS_FUNCTIONS_MESSAGE_LIMIT", 8 * 1024 * 1024)
+# Largest file a function may write (RLIMIT_FSIZE), its output included.
+BAAS_FUNCTIONS_FILE_SIZE_LIMIT = env_int("BAAS_FUNCTIONS_FILE_SIZE_LIMIT", 64 * 1024 * 1024)
+# Interpreter for user code; default: the platform's base Python, outside its virtualenv.
+BAAS_FUNCTIONS_PYTHON = env_str("BAAS_FUNCTIONS_PYTHON", "")
+
 # --- logging: one JSON object per line, with the request id -----------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

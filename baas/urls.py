@@ -32,6 +32,7 @@ api_v1 = [
     path("projects/<str:project_id>/", include("storage.urls")),
     path("projects/<str:project_id>/", include("projects.push.urls")),
     path("projects/<str:project_id>/", include("projects.webhooks.urls")),
+    path("projects/<str:project_id>/", include("functions.urls")),
 ]
 
 urlpatterns = [

@@ -31,7 +31,8 @@ def _truthy(name: str) -> bool:
 
 def _pytest(env: dict[str, str], marker: str, args: list[str]) -> int:
     # Tests drive the change-log sequencer by hand; servers they start run their own.
-    env = {**env, "BAAS_CHANGELOG_SEQUENCER": "0"}
+    # Function schedules and sweeps tick every second, so tests of them wait seconds, not minutes.
+    env = {**env, "BAAS_CHANGELOG_SEQUENCER": "0", "BAAS_FUNCTIONS_TICK_SECONDS": "1"}
     command = [sys.executable, "-m", "pytest", "-m", marker, *args]
     print(f"\n=== {env['BAAS_TEST_MODE']} mode: {' '.join(command[2:])}", flush=True)
     return subprocess.run(command, env=env).returncode
