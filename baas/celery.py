@@ -43,6 +43,14 @@ app.conf.beat_schedule = {
         "functions.executions_purge",
     )
 }
+# Due schedules and lost executions of cloud functions; schedule changes take effect at the
+# next tick, without restarting anything.
+FUNCTIONS_TICK = float(os.environ.get("BAAS_FUNCTIONS_TICK_SECONDS", "5"))
+app.conf.beat_schedule["functions.tick"] = {
+    "task": "functions.tick",
+    "schedule": FUNCTIONS_TICK,
+    "options": {"expires": max(FUNCTIONS_TICK, 1.0)},
+}
 # Push: due scheduled messages, and deliveries whose job was lost.
 PUSH_SWEEP_EVERY = float(os.environ.get("BAAS_PUSH_SWEEP_INTERVAL_SECONDS", "60"))
 app.conf.beat_schedule["push.messages_sweep"] = {
@@ -56,14 +64,6 @@ app.conf.beat_schedule["webhooks.deliveries_sweep"] = {
     "task": "webhooks.deliveries_sweep",
     "schedule": WEBHOOKS_SWEEP_EVERY,
     "options": {"expires": WEBHOOKS_SWEEP_EVERY},
-}
-# Due schedules and lost executions of cloud functions; schedule changes take effect at the
-# next tick, without restarting anything.
-FUNCTIONS_TICK = float(os.environ.get("BAAS_FUNCTIONS_TICK_SECONDS", "5"))
-app.conf.beat_schedule["functions.tick"] = {
-    "task": "functions.tick",
-    "schedule": FUNCTIONS_TICK,
-    "options": {"expires": max(FUNCTIONS_TICK, 1.0)},
 }
 
 

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "channels",
     "baas",
     "projects",
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "baas.middleware.RequestContextMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -209,6 +211,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
 
 # --- end-user auth ------------------------------------------------------------------------
 # The deployment's public address: access tokens' ``iss`` is this plus the project's path.
@@ -281,6 +284,12 @@ BAAS_CHANGELOG_MIN_ENTRIES = env_int("BAAS_CHANGELOG_MIN_ENTRIES", 10_000)
 # Run the change-log sequencer thread in server and worker processes (off only in tests
 # that drive it by hand).
 BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
+
+# --- usage metrics (console charts) --------------------------------------------------------
+# Seconds between flushes of in-memory usage counts to the database; 0: never in the
+# background. By default on wherever the change-log sequencer runs (servers and workers).
+BAAS_USAGE_FLUSH_SECONDS = float(env_str("BAAS_USAGE_FLUSH_SECONDS", "10" if BAAS_CHANGELOG_SEQUENCER else "0") or "0")
+BAAS_USAGE_SAMPLE_SECONDS = env_int("BAAS_USAGE_SAMPLE_SECONDS", 300)  # documents and storage bytes
 
 # --- realtime ----------------------------------------------------------------------------
 BAAS_REALTIME_AUTH_TIMEOUT = env_int("BAAS_REALTIME_AUTH_TIMEOUT", 10)  # seconds to the first auth message
@@ -383,6 +392,24 @@ SPECTACULAR_SETTINGS = {
         "baas.openapi.add_edge_routes",
     ],
 }
+
+# --- CORS: apps on other sites call the API from browsers ---------------------------------
+# The API authenticates by header, never by cookie, so "*" is safe for it; the console and
+# the admin (cookie sessions) are never covered. The edge and storage transports apply the
+# same policy (baas/api/cors.py).
+BAAS_CORS_ALLOWED_ORIGINS = env_list("BAAS_CORS_ALLOWED_ORIGINS", ["*"])
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOW_ALL_ORIGINS = "*" in BAAS_CORS_ALLOWED_ORIGINS
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else BAAS_CORS_ALLOWED_ORIGINS
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept", "accept-encoding", "authorization", "content-type", "if-match", "if-none-match", "if-range",
+    "range", "x-api-key", "x-baas-owner", "x-request-id", "x-requested-with",
+)  # fmt: skip
+CORS_EXPOSE_HEADERS = (
+    "accept-ranges", "content-disposition", "content-length", "content-range", "etag", "location",
+    "retry-after", "x-request-id",
+)  # fmt: skip
 
 # --- production hardening (applies whenever DEBUG is off) -------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -42,6 +42,7 @@ from projects.push.models import (
     TopicSubscription,
 )
 from projects.push.selectors import message_json
+from projects.usage import usage_record
 
 logger = logging.getLogger("baas.push")
 
@@ -394,6 +395,9 @@ def push_batch_send(message_id: str, batch: int) -> float | None:
             retry_after.append(outcome.retry_after or 0.0)
         else:
             row.status = DeliveryStatus.FAILED
+    sent = sum(1 for row in rows if row.status == DeliveryStatus.SENT)
+    if sent:
+        usage_record(message.project_id, "push_sends", sent)
     with transaction.atomic():
         _results_save(rows, now)
         if invalid_devices:
