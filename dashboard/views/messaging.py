@@ -16,7 +16,7 @@ from dashboard.views.common import answer_error, error_info, error_page, error_s
 from projects.models import Role
 from projects.push import selectors as push_selectors
 from projects.push import services as push_services
-from projects.push.models import Device, PushMessage
+from projects.push.models import Device
 from projects.webhooks import selectors as webhook_selectors
 from projects.webhooks import services as webhook_services
 
@@ -81,14 +81,13 @@ def push(request: HttpRequest, console: Console) -> HttpResponse:
         except ApplicationError as exc:
             error, status = error_info(exc), error_status(exc)
     active = Device.objects.for_project(console.project.id).filter(is_active=True)
-    messages = PushMessage.objects.for_project(console.project.id).order_by("-created_at")[:MESSAGES_SHOWN]
     context = {
         "credentials": push_selectors.push_credentials_get(ctx=console.ctx),
         "devices_count": active.count(),
         "users_count": active.values("uid").distinct().count(),
         "uid": uid,
         "devices": devices,
-        "messages": [push_selectors.message_json(m) for m in messages],
+        "messages": push_selectors.messages_list(ctx=console.ctx, limit=MESSAGES_SHOWN),
         "values": request.POST,
         "error": error,
         "section": "push",
