@@ -50,6 +50,7 @@ _counts: dict[tuple[str, str], int] = defaultdict(int)
 _levels: dict[tuple[str, str], int] = defaultdict(int)
 _levels_dirty = False
 _flusher: threading.Thread | None = None
+_flusher_decided = False  # started, or off by configuration: either way, not asked again
 _next_sample = 0.0
 
 
@@ -65,7 +66,7 @@ def usage_record(project_id: str, metric: str, amount: int = 1) -> None:
     with _lock:
         if key in _counts or len(_counts) < MAX_PENDING_KEYS:
             _counts[key] += amount
-    if _flusher is None:
+    if not _flusher_decided:
         _flusher_start()
 
 
@@ -78,7 +79,7 @@ def usage_request(project_id: str, status: int) -> None:
             _counts[(project_id, "requests")] += 1
             if status >= 400:
                 _counts[(project_id, "errors")] += 1
-    if _flusher is None:
+    if not _flusher_decided:
         _flusher_start()
 
 
@@ -88,7 +89,7 @@ def usage_gauge_add(project_id: str, metric: str, delta: int) -> None:
     with _lock:
         _levels[(project_id, metric)] += delta
         _levels_dirty = True
-    if _flusher is None:
+    if not _flusher_decided:
         _flusher_start()
 
 
@@ -100,10 +101,13 @@ def bucket_of(moment: datetime) -> datetime:
 def _flusher_start() -> None:
     """The flusher runs where the change-log sequencer does (server and worker
     processes); tests, which drive both by hand, call ``usage_flush`` themselves."""
-    global _flusher
+    global _flusher, _flusher_decided
     interval = settings.BAAS_USAGE_FLUSH_SECONDS
     with _lock:
-        if _flusher is not None or interval <= 0:
+        if _flusher_decided:
+            return
+        _flusher_decided = True
+        if interval <= 0:
             return
         _flusher = threading.Thread(target=_flush_forever, args=(interval,), name="usage-flush", daemon=True)
         _flusher.start()
