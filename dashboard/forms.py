@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django import forms
+from django.core.cache import cache
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -34,15 +36,31 @@ class SignupForm(forms.Form):
         return cleaned
 
 
+LOGIN_FAILURES_ALLOWED = 10  # per account, in each window
+LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
+
+
 class EmailLoginForm(AuthenticationForm):
-    """Console users sign in with their email (or their username)."""
+    """Console users sign in with their email (or their username). After ten wrong
+    passwords for one account, it is locked for the rest of a 15-minute window."""
 
     username = forms.CharField(label="Email", max_length=254, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "email"}))
 
     def clean(self) -> dict[str, Any]:
         entered = self.cleaned_data.get("username") or ""
+        failures_key = "console-login-failures:" + hashlib.sha256(entered.casefold().encode()).hexdigest()
+        if (cache.get(failures_key) or 0) >= LOGIN_FAILURES_ALLOWED:
+            raise forms.ValidationError("Too many failed attempts for this account; try again in 15 minutes.", code="throttled")
         if "@" in entered:
             user = get_user_model().objects.filter(email__iexact=entered).order_by("pk").first()
             if user is not None:
                 self.cleaned_data["username"] = user.get_username()
-        return super().clean()
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if cache.add(failures_key, 1, LOGIN_FAILURE_WINDOW) is False:
+                try:
+                    cache.incr(failures_key)
+                except ValueError:  # expired in between
+                    cache.add(failures_key, 1, LOGIN_FAILURE_WINDOW)
+            raise

@@ -63,6 +63,19 @@ def test_log_in_with_email_then_log_out(client: Client, console_user: Any) -> No
     assert client.get("/console/").status_code == 302
 
 
+def test_repeated_wrong_passwords_lock_the_account_for_a_while(client: Client, console_user: Any) -> None:
+    for _ in range(10):
+        assert b"Please enter a correct" in client.post("/console/login/", {"username": "ada@example.com", "password": "nope"}).content
+    locked = client.post("/console/login/", {"username": "ADA@example.com", "password": "x-Long-pass-42"})
+    assert locked.status_code == 200 and b"Too many failed attempts" in locked.content
+    assert client.get("/console/").status_code == 302
+    other = Client()
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user(username="bob", email="bob@example.com", password="x-Long-pass-42")
+    assert other.post("/console/login/", {"username": "bob@example.com", "password": "x-Long-pass-42"}).status_code == 302
+
+
 def test_forms_need_the_csrf_token(console_user: Any) -> None:
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/console/login/", {"username": "ada@example.com", "password": "x-Long-pass-42"}).status_code == 403
