@@ -304,12 +304,16 @@ def test_sandboxes_cannot_touch_each_other(isolation: str, settings: Any) -> Non
     import os, time
 
     def handler(event, ctx):
-        deadline = time.time() + 20
+        deadline = time.time() + 60
         while time.time() < deadline and not os.path.exists("release"):
             time.sleep(0.02)
         return "held"
     """
-    thread = threading.Thread(target=lambda: outcome.update(holder=run(holder_code, env={"HOLDER_SECRET": "s3cr3t"})))
+    from functions.sandbox import Limits
+
+    thread = threading.Thread(
+        target=lambda: outcome.update(holder=run(holder_code, env={"HOLDER_SECRET": "s3cr3t"}, limits=Limits(timeout_seconds=90)))
+    )
     thread.start()
     deadline = time.monotonic() + 15
     holders: list[int] = []
@@ -317,6 +321,7 @@ def test_sandboxes_cannot_touch_each_other(isolation: str, settings: Any) -> Non
         holders = _runtime_pids()
         time.sleep(0.05)
     assert len(holders) == 1
+    holder_uid = os.stat(f"/proc/{holders[0]}").st_uid
     prober = run(
         """
         import os, signal
@@ -339,11 +344,10 @@ def test_sandboxes_cannot_touch_each_other(isolation: str, settings: Any) -> Non
         """,
         event={"data": holders[0]},
     )
-    holder_uid = os.stat(f"/proc/{holders[0]}").st_uid
     released = [Path(path, "release") for path in glob.glob("/tmp/baas-fn-*/work") if os.stat(path).st_uid == holder_uid]
     assert len(released) == 1  # the holder's temp dir, owned by its uid
     released[0].touch()
-    thread.join(30)
+    thread.join(90)
     assert prober.status == "succeeded", prober.error
     if isolation == "bwrap":
         # Its own PID namespace: the other sandbox's pid names nothing.
