@@ -53,6 +53,7 @@ BWRAP = "/usr/bin/bwrap"
 SANDBOX_UID_BASE = 1_000_000_000
 NOBODY = 65534
 START_TIMEOUT_SECONDS = 15.0
+FOLDER_PREFIX = "baas-fn-"
 # A warm job takes a few milliseconds: starting its replacement right away would slow it down.
 REFILL_PAUSE_SECONDS = 0.02
 # Inside a bwrap sandbox everything sits at fixed paths, whatever the host's layout.
@@ -387,13 +388,39 @@ def sweep_wait(timeout: float = 10.0) -> bool:
     return _sweeper.wait(timeout)
 
 
+def stale_folders_remove() -> int:
+    """Delete sandbox folders whose owning process is gone (a worker killed before it
+    could clean up); answers how many were handed to the sweeper."""
+    removed = 0
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{FOLDER_PREFIX}*-*"))
+    except OSError:
+        return 0
+    for entry in entries:
+        owner = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+            continue  # alive (or a pid reused since, left alone just in case)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        _sweeper.submit(lambda path=entry: _remove_tree(path))
+        removed += 1
+    return removed
+
+
 def _private(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
 
 def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
     """Start one sandbox process and wait until it is ready for its job."""
-    base_dir = Path(tempfile.mkdtemp(prefix="baas-fn-"))
+    # The owner's pid in the name lets a later process remove what a killed one left.
+    base_dir = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
     try:
         os.chmod(base_dir, 0o711)  # the sandbox's uid may pass through, not list
         code_dir, work_dir = base_dir / "code", base_dir / "work"
@@ -697,6 +724,8 @@ def pool_get(*, allow_network: bool) -> Pool | None:
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None or pool.stopped:
+            if not _pools:
+                stale_folders_remove()
             pool = _pools[key] = Pool(mode=mode, allow_network=allow_network, size=size)
         return pool
 
