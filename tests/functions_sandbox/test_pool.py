@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.functions_sandbox.conftest import processes_of_uid, run
+from tests.functions_sandbox.conftest import TMP, processes_of_uid, run
 
 pytestmark = pytest.mark.django_db
 
@@ -129,14 +129,14 @@ def test_folders_left_by_a_killed_owner_are_removed_later() -> None:
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
     assert owner.stdout is not None
     owner.stdout.readline()
-    left = glob.glob(f"/tmp/baas-fn-{owner.pid}-*")
+    left = glob.glob(f"{TMP}/baas-fn-{owner.pid}-*")
     assert len(left) == 2
     owner.kill()
     owner.wait(10)
-    assert sorted(glob.glob(f"/tmp/baas-fn-{owner.pid}-*")) == sorted(left)  # nobody cleaned up
+    assert sorted(glob.glob(f"{TMP}/baas-fn-{owner.pid}-*")) == sorted(left)  # nobody cleaned up
     assert pool.sweep_wait(10)
-    ours = glob.glob(f"/tmp/baas-fn-{os.getpid()}-*")
+    ours = glob.glob(f"{TMP}/baas-fn-{os.getpid()}-*")
     assert pool.stale_folders_remove() >= 2
     assert pool.sweep_wait(10)
-    assert glob.glob(f"/tmp/baas-fn-{owner.pid}-*") == []
-    assert sorted(glob.glob(f"/tmp/baas-fn-{os.getpid()}-*")) == sorted(ours)  # a live owner's stay
+    assert glob.glob(f"{TMP}/baas-fn-{owner.pid}-*") == []
+    assert sorted(glob.glob(f"{TMP}/baas-fn-{os.getpid()}-*")) == sorted(ours)  # a live owner's stay
