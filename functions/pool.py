@@ -35,9 +35,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from django.conf import settings
@@ -220,7 +220,6 @@ class RuntimeProcess:
     stderr: IO[bytes]
     uid: int | None
     gid: int | None
-    owner_pid: int = field(default_factory=os.getpid)
     closed: bool = False
     killed: bool = False
     finished: bool = False  # it answered its job (and cleared up what it started)
