@@ -670,9 +670,14 @@ class Pool:
                 if self.stopped:
                     return
                 self.starting += 1
+                # Let the job that just took a process run before competing for a core.
                 pause = self.last_take + REFILL_PAUSE_SECONDS - time.monotonic()
-            if pause > 0:  # let the job that just took a process run before competing for a core
-                time.sleep(pause)
+                if pause > 0:
+                    self.condition.wait(pause)
+                if self.stopped:
+                    self.starting -= 1
+                    self.condition.notify_all()
+                    return
             try:
                 runtime = runtime_start(mode=self.mode, allow_network=self.allow_network)
             except Exception:
@@ -689,14 +694,21 @@ class Pool:
                 else:
                     self.failures += 1
                 self.condition.notify_all()
-            if runtime is None:  # back off instead of spinning on a broken setup
-                time.sleep(min(30.0, 0.5 * 2 ** min(self.failures, 6)))
+                if runtime is None and not self.stopped:  # back off instead of spinning on a broken setup
+                    self.condition.wait(min(30.0, 0.5 * 2 ** min(self.failures, 6)))
 
     def stop(self) -> None:
+        """Kill the warm processes; a process being started is waited for and killed too,
+        so nothing of this pool outlives the call."""
         with self.condition:
             self.stopped = True
             ready, self.ready = list(self.ready), collections.deque()
             self.condition.notify_all()
+        if self.thread is not threading.current_thread():
+            self.thread.join(START_TIMEOUT_SECONDS + 5)
+        with self.condition:
+            ready += list(self.ready)
+            self.ready.clear()
         for runtime in ready:
             runtime.close()
 
