@@ -35,9 +35,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from django.conf import settings
@@ -53,6 +53,7 @@ BWRAP = "/usr/bin/bwrap"
 SANDBOX_UID_BASE = 1_000_000_000
 NOBODY = 65534
 START_TIMEOUT_SECONDS = 15.0
+FOLDER_PREFIX = "baas-fn-"
 # A warm job takes a few milliseconds: starting its replacement right away would slow it down.
 REFILL_PAUSE_SECONDS = 0.02
 # Inside a bwrap sandbox everything sits at fixed paths, whatever the host's layout.
@@ -219,7 +220,6 @@ class RuntimeProcess:
     stderr: IO[bytes]
     uid: int | None
     gid: int | None
-    owner_pid: int = field(default_factory=os.getpid)
     closed: bool = False
     killed: bool = False
     finished: bool = False  # it answered its job (and cleared up what it started)
@@ -387,13 +387,39 @@ def sweep_wait(timeout: float = 10.0) -> bool:
     return _sweeper.wait(timeout)
 
 
+def stale_folders_remove() -> int:
+    """Delete sandbox folders whose owning process is gone (a worker killed before it
+    could clean up); answers how many were handed to the sweeper."""
+    removed = 0
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{FOLDER_PREFIX}*-*"))
+    except OSError:
+        return 0
+    for entry in entries:
+        owner = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+            continue  # alive (or a pid reused since, left alone just in case)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        _sweeper.submit(lambda path=entry: _remove_tree(path))
+        removed += 1
+    return removed
+
+
 def _private(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
 
 def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
     """Start one sandbox process and wait until it is ready for its job."""
-    base_dir = Path(tempfile.mkdtemp(prefix="baas-fn-"))
+    # The owner's pid in the name lets a later process remove what a killed one left.
+    base_dir = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
     try:
         os.chmod(base_dir, 0o711)  # the sandbox's uid may pass through, not list
         code_dir, work_dir = base_dir / "code", base_dir / "work"
@@ -644,9 +670,14 @@ class Pool:
                 if self.stopped:
                     return
                 self.starting += 1
+                # Let the job that just took a process run before competing for a core.
                 pause = self.last_take + REFILL_PAUSE_SECONDS - time.monotonic()
-            if pause > 0:  # let the job that just took a process run before competing for a core
-                time.sleep(pause)
+                if pause > 0:
+                    self.condition.wait(pause)
+                if self.stopped:
+                    self.starting -= 1
+                    self.condition.notify_all()
+                    return
             try:
                 runtime = runtime_start(mode=self.mode, allow_network=self.allow_network)
             except Exception:
@@ -663,14 +694,21 @@ class Pool:
                 else:
                     self.failures += 1
                 self.condition.notify_all()
-            if runtime is None:  # back off instead of spinning on a broken setup
-                time.sleep(min(30.0, 0.5 * 2 ** min(self.failures, 6)))
+                if runtime is None and not self.stopped:  # back off instead of spinning on a broken setup
+                    self.condition.wait(min(30.0, 0.5 * 2 ** min(self.failures, 6)))
 
     def stop(self) -> None:
+        """Kill the warm processes; a process being started is waited for and killed too,
+        so nothing of this pool outlives the call."""
         with self.condition:
             self.stopped = True
             ready, self.ready = list(self.ready), collections.deque()
             self.condition.notify_all()
+        if self.thread is not threading.current_thread():
+            self.thread.join(START_TIMEOUT_SECONDS + 5)
+        with self.condition:
+            ready += list(self.ready)
+            self.ready.clear()
         for runtime in ready:
             runtime.close()
 
@@ -697,6 +735,8 @@ def pool_get(*, allow_network: bool) -> Pool | None:
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None or pool.stopped:
+            if not _pools:
+                stale_folders_remove()
             pool = _pools[key] = Pool(mode=mode, allow_network=allow_network, size=size)
         return pool
 

@@ -59,7 +59,10 @@ class Channel:
         _wire.send(self.sock, message, self.limit)
 
     def read(self) -> dict[str, Any]:
-        message = self.reader.read()
+        try:
+            message = self.reader.read()
+        except OSError:
+            message = None
         if message is None:  # the platform went away: nobody is waiting for a result
             os._exit(0)
         return message

@@ -4,11 +4,15 @@ tests run under both isolations (bubblewrap and plain processes)."""
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# Where sandboxes keep their folders (``baas-fn-<owner pid>-…``).
+TMP = tempfile.gettempdir()
 
 
 @pytest.fixture(autouse=True)
@@ -16,9 +20,11 @@ def _fresh_pools(settings: Any) -> Iterator[None]:
     from functions import pool
 
     pool.pools_stop()
+    pool.sweep_wait(30)  # the previous test's sandboxes are reaped, not just answered
     pool.mode_reset()
     yield
     pool.pools_stop()
+    pool.sweep_wait(30)
     pool.mode_reset()
 
 

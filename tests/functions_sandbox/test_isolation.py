@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.conftest import ROOT
-from tests.functions_sandbox.conftest import run
+from tests.functions_sandbox.conftest import TMP, run
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +163,7 @@ def test_the_sqlite_database_is_invisible_under_bwrap(settings: Any) -> None:
 
 def test_the_temp_dir_is_deleted_after_the_run(isolation: str, settings: Any) -> None:
     settings.BAAS_FUNCTIONS_POOL_SIZE = 0
-    before = set(glob.glob("/tmp/baas-fn-*"))
+    before = set(glob.glob(f"{TMP}/baas-fn-{os.getpid()}-*"))
     result = run(
         """
         import os
@@ -181,7 +181,7 @@ def test_the_temp_dir_is_deleted_after_the_run(isolation: str, settings: Any) ->
     from functions.pool import sweep_wait
 
     assert sweep_wait(10)  # deleted off the caller's path, at once
-    assert set(glob.glob("/tmp/baas-fn-*")) - before == set()
+    assert set(glob.glob(f"{TMP}/baas-fn-{os.getpid()}-*")) - before == set()
 
 
 def test_a_file_past_the_size_limit_fails_the_write(settings: Any) -> None:
@@ -304,19 +304,25 @@ def test_sandboxes_cannot_touch_each_other(isolation: str, settings: Any) -> Non
     import os, time
 
     def handler(event, ctx):
-        deadline = time.time() + 20
+        deadline = time.time() + 60
         while time.time() < deadline and not os.path.exists("release"):
             time.sleep(0.02)
         return "held"
     """
-    thread = threading.Thread(target=lambda: outcome.update(holder=run(holder_code, env={"HOLDER_SECRET": "s3cr3t"})))
+    from functions.sandbox import Limits
+
+    earlier = set(_runtime_pids())
+    thread = threading.Thread(
+        target=lambda: outcome.update(holder=run(holder_code, env={"HOLDER_SECRET": "s3cr3t"}, limits=Limits(timeout_seconds=90)))
+    )
     thread.start()
     deadline = time.monotonic() + 15
     holders: list[int] = []
     while time.monotonic() < deadline and not holders:
-        holders = _runtime_pids()
+        holders = [pid for pid in _runtime_pids() if pid not in earlier]
         time.sleep(0.05)
     assert len(holders) == 1
+    holder_uid = os.stat(f"/proc/{holders[0]}").st_uid
     prober = run(
         """
         import os, signal
@@ -339,11 +345,10 @@ def test_sandboxes_cannot_touch_each_other(isolation: str, settings: Any) -> Non
         """,
         event={"data": holders[0]},
     )
-    holder_uid = os.stat(f"/proc/{holders[0]}").st_uid
-    released = [Path(path, "release") for path in glob.glob("/tmp/baas-fn-*/work") if os.stat(path).st_uid == holder_uid]
+    released = [Path(path, "release") for path in glob.glob(f"{TMP}/baas-fn-{os.getpid()}-*/work") if os.stat(path).st_uid == holder_uid]
     assert len(released) == 1  # the holder's temp dir, owned by its uid
     released[0].touch()
-    thread.join(30)
+    thread.join(90)
     assert prober.status == "succeeded", prober.error
     if isolation == "bwrap":
         # Its own PID namespace: the other sandbox's pid names nothing.

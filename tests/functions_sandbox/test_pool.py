@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.functions_sandbox.conftest import processes_of_uid, run
+from tests.functions_sandbox.conftest import TMP, processes_of_uid, run
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,26 @@ def test_prepare_fills_the_pool_before_the_first_run(settings: Any) -> None:
     result = run("import os\n\ndef handler(event, ctx):\n    return os.getuid()\n")
     # The run used one of the prepared processes: its uid is the base plus that pid.
     assert result.result - 1_000_000_000 in warm_pids
+
+
+def test_folders_left_by_a_killed_owner_are_removed_later() -> None:
+    import glob
+
+    from functions import pool
+
+    env = {**os.environ, "BAAS_FUNCTIONS_POOL_SIZE": "2"}
+    owner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(OWNER)], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    assert owner.stdout is not None
+    owner.stdout.readline()
+    left = glob.glob(f"{TMP}/baas-fn-{owner.pid}-*")
+    assert len(left) == 2
+    owner.kill()
+    owner.wait(10)
+    assert sorted(glob.glob(f"{TMP}/baas-fn-{owner.pid}-*")) == sorted(left)  # nobody cleaned up
+    assert pool.sweep_wait(10)
+    ours = glob.glob(f"{TMP}/baas-fn-{os.getpid()}-*")
+    assert pool.stale_folders_remove() >= 2
+    assert pool.sweep_wait(10)
+    assert glob.glob(f"{TMP}/baas-fn-{owner.pid}-*") == []
+    assert sorted(glob.glob(f"{TMP}/baas-fn-{os.getpid()}-*")) == sorted(ours)  # a live owner's stay

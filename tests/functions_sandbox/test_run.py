@@ -149,8 +149,8 @@ def test_sleeping_past_the_timeout_is_killed_with_its_children(isolation: str, s
     assert result.status == "timeout", (result.error, result.stderr)
     assert result.error["type"] == "TimeoutError"
     assert result.error["message"] == "The function did not finish within its timeout of 1 seconds."
-    assert 1.0 <= elapsed < 5
-    assert 1000 <= result.duration_ms < 5000
+    assert 1.0 <= elapsed < 15  # a cold start on a loaded machine, the second, the kill
+    assert 1000 <= result.duration_ms < 3000
     uid = int(result.stdout.split()[0])
     # Running as root, every sandbox has a uid of its own: the base plus its host pid.
     assert uid >= 1_000_000_000
