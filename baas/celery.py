@@ -81,3 +81,13 @@ def _start_changelog_sequencer_in_main_process(**kwargs: object) -> None:
     """Solo and thread pools run tasks in the main process, which gets no
     ``worker_process_init``. (Starting twice in one process is a no-op.)"""
     _start_changelog_sequencer()
+    _prepare_function_sandboxes()
+
+
+@worker_process_init.connect
+def _prepare_function_sandboxes(**kwargs: object) -> None:
+    """Choose the sandbox isolation and fill the warm pool before the first invocation
+    (after the fork: pools belong to one process)."""
+    from functions.sandbox import sandbox_prepare
+
+    sandbox_prepare()
