@@ -25,13 +25,13 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, create_database, drop_database, fmt, our_server, print_table, process  # noqa: E402
+from bench.common import ROOT, create_database, drop_database, fmt, our_server, print_table, process, psql  # noqa: E402
 from tests.services import postgres, redis  # noqa: E402
 
 ECHO = "def handler(event, ctx):\n    return event.data\n"
@@ -52,15 +52,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def worker(env: dict[str, str], log: Path, **extra: str) -> Any:
+def worker(env: dict[str, str], log: Path, ready: Callable[[], bool], **extra: str) -> Any:
+    """A worker process, ready once ``ready()`` (a call that went through) says so."""
     command = [sys.executable, "-m", "celery", "-A", "baas", "worker", "--pool=threads", "--concurrency=4",
-               "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"]
+               "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"]
     with process(command, env={**env, **extra}, cwd=ROOT, log=log) as proc:
-        deadline = time.monotonic() + 60
-        while " ready." not in log.read_text(errors="replace"):
+        deadline = time.monotonic() + 90
+        while not ready():
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(log.read_text())
-            time.sleep(0.1)
         yield proc
 
 
@@ -97,7 +97,11 @@ def main() -> None:
         assert session.put(f"{base}/collections/things/documents/t1", json={"data": {"n": 1}}).status_code in (200, 201)
 
         rows = []
-        with worker(server.env, log_dir / "worker-warm.log"):
+
+        def answers() -> bool:
+            return session.post(f"{base}/functions/echo:call", json={"data": 0}, timeout=30).status_code == 200
+
+        with worker(server.env, log_dir / "worker-warm.log", answers):
             timed_calls(session, f"{base}/functions/echo:call", 20, {"data": {"n": 1}})  # fill the pool
             warm = timed_calls(session, f"{base}/functions/echo:call", args.calls, {"data": {"n": 1}})
             baseline = []
@@ -119,9 +123,16 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"event {n} never ran")
                     time.sleep(0.005)
-        with worker(server.env, log_dir / "worker-cold.log", BAAS_FUNCTIONS_POOL_SIZE="0"):
+        with worker(server.env, log_dir / "worker-cold.log", answers, BAAS_FUNCTIONS_POOL_SIZE="0"):
             cold = timed_calls(session, f"{base}/functions/echo:call", max(20, args.calls // 10), {"data": {"n": 1}})
 
+        breakdown = psql(database_url, (
+            "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000)::numeric, 2), "
+            "round(percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)::numeric, 2), "
+            "round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000)::numeric, 2) "
+            "FROM baas_function_execution WHERE function_name = 'echo' AND status = 'succeeded'"
+        )).strip()
+        print("echo executions, p50 ms: created->started | in sandbox | started->finished:", breakdown)
         base_p50 = statistics.median(baseline)
         for label, samples in (("warm call", warm), ("cold call (no pool)", cold), ("document trigger", trigger),
                                ("document get (baseline)", baseline)):

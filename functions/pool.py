@@ -37,6 +37,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO, Any, Literal
 
 from django.conf import settings
@@ -52,6 +53,8 @@ BWRAP = "/usr/bin/bwrap"
 SANDBOX_UID_BASE = 1_000_000_000
 NOBODY = 65534
 START_TIMEOUT_SECONDS = 15.0
+# A warm job takes a few milliseconds: starting its replacement right away would slow it down.
+REFILL_PAUSE_SECONDS = 0.02
 # Inside a bwrap sandbox everything sits at fixed paths, whatever the host's layout.
 SANDBOX_RUNTIME_DIR = "/sandbox/runtime"
 SANDBOX_CODE_DIR = "/sandbox/code"
@@ -70,13 +73,52 @@ class SandboxUnavailable(RuntimeError):
 # --- how to start one -----------------------------------------------------------------------
 
 
-def python_executable() -> str:
-    """The interpreter user code runs on: the platform's base interpreter (outside any
-    virtualenv, so none of the platform's packages are importable), unless configured."""
+def base_python() -> str:
+    """The platform's base interpreter, outside any virtualenv: none of the platform's
+    packages are importable from it (the runtime also starts it without site-packages)."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+_python_cache: dict[Mode, str] = {}
+
+
+def python_executable(mode: Mode | None = None) -> str:
+    """The interpreter user code runs on: BAAS_FUNCTIONS_PYTHON, else the base interpreter,
+    else (in process mode, when an unprivileged uid cannot read the base one, as with a
+    Python under /root) the system's python3."""
     configured = getattr(settings, "BAAS_FUNCTIONS_PYTHON", "")
     if configured:
-        return configured
-    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+        return str(configured)
+    return _python_cache.get(mode or sandbox_mode(), base_python())
+
+
+# What the runtime needs from the standard library after it has dropped privileges.
+PROBE_IMPORTS = "import json, traceback, subprocess, socket, importlib, base64"
+
+
+def _python_for_unprivileged() -> str:
+    """The first interpreter whose standard library an unprivileged uid can import."""
+    candidates = [base_python()]
+    for name in ("python3",):
+        found = shutil.which(name, path="/usr/local/bin:/usr/bin:/bin")
+        if found and os.path.realpath(found) not in candidates:
+            candidates.append(os.path.realpath(found))
+    problems = []
+    for candidate in candidates:
+        try:
+            done = subprocess.run(
+                [candidate, "-I", "-S", "-c", PROBE_IMPORTS], user=NOBODY, group=NOBODY, extra_groups=[],
+                capture_output=True, timeout=20, env=base_environ("/"), cwd="/",
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            problems.append(f"{candidate}: {exc}")
+            continue
+        if done.returncode == 0:
+            return candidate
+        problems.append(f"{candidate}: {done.stderr.decode('utf-8', 'replace').strip().splitlines()[-1:]}")
+    raise SandboxUnavailable(
+        "no Python interpreter is readable by an unprivileged uid (set BAAS_FUNCTIONS_PYTHON): " + "; ".join(problems)
+    )
 
 
 def is_root() -> bool:
@@ -106,7 +148,7 @@ def sandbox_uid(pid: int) -> int:
 def _bind_sources() -> list[str]:
     """The Python installation, when it lives outside the system folders."""
     sources: list[str] = []
-    executable = python_executable()
+    executable = getattr(settings, "BAAS_FUNCTIONS_PYTHON", "") or base_python()
     for path in (sys.base_prefix, sys.base_exec_prefix, os.path.dirname(os.path.dirname(executable))):
         real = os.path.realpath(path)
         if real == "/" or any(real == d or real.startswith(d + "/") for d in SYSTEM_DIRS) or real in sources:
@@ -179,6 +221,8 @@ class RuntimeProcess:
     gid: int | None
     owner_pid: int = field(default_factory=os.getpid)
     closed: bool = False
+    killed: bool = False
+    finished: bool = False  # it answered its job (and cleared up what it started)
 
     @property
     def pid(self) -> int:
@@ -187,16 +231,35 @@ class RuntimeProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def kill(self) -> None:
-        """Kill the whole process group, and in process mode anything left under the
-        sandbox's uid (a child that started a session of its own), then reap."""
+    def kill(self, *, finished: bool = False) -> None:
+        """Kill everything the function started, then the process group, and reap.
+
+        ``finished``: the runtime answered and is exiting, having killed whatever the
+        function started itself (kill(-1) under its own uid or PID namespace), so it is
+        waited for first. Then every process under the sandbox's own uid goes,
+        whatever session it made for itself; bubblewrap then sees its command die, reaps
+        it and exits, so nothing is left as a zombie for the host's init."""
+        if self.killed:
+            return
+        self.killed = True
+        if finished:
+            try:
+                self.process.wait(1)
+            except subprocess.TimeoutExpired:
+                finished = False
+        # In process mode the runtime's own clean-up ran after user code, which could have
+        # disarmed it: the uid sweep is ours. Under bwrap, its PID namespace died with it.
+        if (self.mode == "process" or not finished) and self.uid is not None and self.uid != NOBODY and is_root():
+            _kill_uid(self.uid)
+            try:
+                self.process.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
         for target in (lambda: os.killpg(self.process.pid, signal.SIGKILL), lambda: self.process.kill()):
             try:
                 target()
             except (ProcessLookupError, PermissionError):
                 pass
-        if self.mode == "process" and self.uid is not None and self.uid != NOBODY and is_root():
-            _kill_uid(self.uid)
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
@@ -207,13 +270,19 @@ class RuntimeProcess:
         if self.closed:
             return
         self.closed = True
-        self.kill()
+        self.kill(finished=self.finished)
         for handle in (self.sock, self.stdout, self.stderr):
             try:
                 handle.close()
             except OSError:
                 pass
-        _remove_tree(self.base_dir)
+        _sweeper.submit(lambda: _remove_tree(self.base_dir))
+
+    def retire(self) -> None:
+        """``close`` on the sweeper's thread: for a process that has answered, whose
+        output is complete, so nothing the caller needs waits for it."""
+        self.finished = True
+        _sweeper.submit(self.close)
 
     def forget(self) -> None:
         """Close this side's handles without touching the process (a forked child's copy
@@ -255,6 +324,69 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, onerror=unlock)
 
 
+class _Sweeper:
+    """Finishes off used sandboxes on a thread of its own: waiting for bubblewrap to tear
+    its namespaces down, and deleting folders on a journaling disk (a millisecond an
+    unlink), take longer than a warm call should."""
+
+    def __init__(self) -> None:
+        self.queue: collections.deque[Callable[[], None]] = collections.deque()
+        self.condition = threading.Condition()
+        self.busy = False
+        self.thread: threading.Thread | None = None
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self.condition:
+            self.queue.append(task)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="functions-sweeper", daemon=True)
+                self.thread.start()
+            self.condition.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self.condition:
+                while not self.queue:
+                    self.busy = False
+                    self.condition.notify_all()
+                    self.condition.wait()
+                task = self.queue.popleft()
+                self.busy = True
+            try:
+                task()
+            except Exception:
+                logger.exception("could not clean up after a sandbox")
+
+    def wait(self, timeout: float) -> bool:
+        """True once everything handed over so far is done."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while self.queue or self.busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.condition.wait(remaining)
+            return True
+
+    def drain(self) -> None:
+        """At exit: do what is left from this thread."""
+        with self.condition:
+            pending, self.queue = list(self.queue), collections.deque()
+        for task in pending:
+            try:
+                task()
+            except Exception:
+                logger.exception("could not clean up after a sandbox")
+
+
+_sweeper = _Sweeper()
+
+
+def sweep_wait(timeout: float = 10.0) -> bool:
+    """Wait until used sandboxes are reaped and their folders deleted (tests, benchmarks)."""
+    return _sweeper.wait(timeout)
+
+
 def _private(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
@@ -281,7 +413,7 @@ def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
     else:
         inside_code, inside_work, script = str(code_dir), str(work_dir), str(RUNTIME_SCRIPT)
         prefix = []
-    command = prefix + [python_executable(), "-I", "-S", "-B", "-u", "-X", "utf8", script, str(child_sock.fileno()), str(limit)]
+    command = prefix + [python_executable(mode), "-I", "-S", "-B", "-u", "-X", "utf8", script, str(child_sock.fileno()), str(limit)]
     try:
         process = subprocess.Popen(
             command,
@@ -320,10 +452,15 @@ def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
             # bwrap's --die-with-parent covers its sandbox; a plain process arms its own.
             "parentDeathSignal": mode == "process",
             "unshareNetwork": mode == "process" and not allow_network and is_root(),
+            # kill(-1) is safe where it cannot reach the platform: a uid of its own, or bwrap's PID namespace.
+            "killAllOnExit": mode == "bwrap" or (uid is not None and uid != NOBODY),
         }, limit)
         ready = runtime.reader.read(time.monotonic() + START_TIMEOUT_SECONDS)
         if not ready or ready.get("type") != "ready":
             raise SandboxUnavailable(f"the sandbox process did not start: {_startup_output(runtime)}")
+        if ready.get("networkNamespace"):
+            _warn_once(f"functions denied the network keep the host's network namespace ({ready['networkNamespace']}): "
+                       "only a Python-level guard stops them; use bubblewrap")
     except (OSError, TimeoutError, _wire.WireError) as exc:
         output = _startup_output(runtime)
         runtime.close()
@@ -332,6 +469,15 @@ def runtime_start(*, mode: Mode, allow_network: bool) -> RuntimeProcess:
         runtime.close()
         raise
     return runtime
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
 
 
 def _startup_output(runtime: RuntimeProcess) -> str:
@@ -367,6 +513,11 @@ def sandbox_mode() -> Mode:
             else:
                 logger.warning("functions run without bubblewrap (process isolation only): %s", problem)
         if mode == "process":
+            if is_root() and not getattr(settings, "BAAS_FUNCTIONS_PYTHON", ""):
+                python = _python_for_unprivileged()
+                if python != base_python():
+                    logger.warning("functions run on %s: an unprivileged uid cannot read %s", python, base_python())
+                _python_cache[mode] = python
             _warn_if_exposed()
         _mode_cache[wanted] = mode
         return mode
@@ -380,8 +531,10 @@ def _bwrap_problem() -> str | None:
         code, work = Path(probe) / "code", Path(probe) / "work"
         code.mkdir()
         work.mkdir()
+        # As the runtime will: drop to another uid first, then import from the stdlib.
+        drop = "import os; os.setgroups([]); os.setgid(65534); os.setuid(65534); " if is_root() else ""
         command = bwrap_command(code_dir=code, work_dir=work, allow_network=False) + [
-            python_executable(), "-I", "-S", "-c", "import os; print(os.getpid())",
+            base_python(), "-I", "-S", "-c", drop + PROBE_IMPORTS,
         ]
         try:
             done = subprocess.run(command, capture_output=True, timeout=20, env=base_environ(SANDBOX_WORK_DIR))
@@ -415,6 +568,7 @@ def mode_reset() -> None:
     """Forget the decided mode (tests switch settings)."""
     with _mode_lock:
         _mode_cache.clear()
+        _python_cache.clear()
 
 
 # --- the warm pool --------------------------------------------------------------------------
@@ -434,20 +588,42 @@ class Pool:
         self.condition = threading.Condition()
         self.failures = 0
         self.stopped = False
+        self.last_take = 0.0
+        self.waiting = 0  # callers waiting for a process being started
         self.thread = threading.Thread(target=self._refill, name=f"functions-pool-{mode}", daemon=True)
         self.thread.start()
 
     def take(self) -> RuntimeProcess | None:
-        """A warm process, or None when none is ready."""
+        """A warm process; None when none is ready and none is starting for this caller.
+
+        A process already being started that no other caller waits for is waited for
+        rather than started again beside it: on a busy machine two interpreters starting
+        at once each take about twice as long."""
         with self.condition:
-            while self.ready:
-                runtime = self.ready.popleft()
-                self.condition.notify_all()
-                if runtime.alive():
-                    return runtime
-                runtime.close()
-            self.condition.notify_all()
-            return None
+            self.last_take = time.monotonic()
+            claimed = False
+            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            try:
+                while True:
+                    while self.ready:
+                        runtime = self.ready.popleft()
+                        self.condition.notify_all()
+                        if runtime.alive():
+                            return runtime
+                        runtime.close()
+                    if not claimed:
+                        if self.starting <= self.waiting:
+                            self.condition.notify_all()
+                            return None
+                        claimed = True
+                        self.waiting += 1
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self.stopped or self.starting == 0:
+                        return None
+                    self.condition.wait(remaining)
+            finally:
+                if claimed:
+                    self.waiting -= 1
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until the pool is full (benchmarks and tests)."""
@@ -468,6 +644,9 @@ class Pool:
                 if self.stopped:
                     return
                 self.starting += 1
+                pause = self.last_take + REFILL_PAUSE_SECONDS - time.monotonic()
+            if pause > 0:  # let the job that just took a process run before competing for a core
+                time.sleep(pause)
             try:
                 runtime = runtime_start(mode=self.mode, allow_network=self.allow_network)
             except Exception:
@@ -542,7 +721,8 @@ def pools_stop() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _pools_lock, _mode_lock, _pools_pid
+    global _pools_lock, _mode_lock, _pools_pid, _sweeper
+    _sweeper = _Sweeper()  # the parent's sweeper (and its folders) stay with the parent
     _pools_lock = threading.Lock()
     _mode_lock = threading.Lock()
     _pools_pid = os.getpid()
@@ -554,6 +734,7 @@ def _after_fork_in_child() -> None:
 def _at_exit() -> None:
     if os.getpid() == _pools_pid:
         pools_stop()
+        _sweeper.drain()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

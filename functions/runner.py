@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
-from functions.models import FINAL_STATUSES, Execution, ExecutionStatus, Function, FunctionVersion
+from functions.models import FINAL_STATUSES, Execution, ExecutionStatus, FunctionVersion
+from projects.usage import usage_record
 
 logger = logging.getLogger("baas.functions")
 ORDER_WAIT_SECONDS = 0.2
@@ -74,19 +78,58 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _claim(execution_id: str, version: FunctionVersion | None) -> bool:
+def _claim(execution: Execution, version: FunctionVersion | None) -> bool:
+    """queued -> running, in one statement; False when another task took it first or it
+    is not due yet. On success ``execution`` holds the new attempt."""
     now = _now()
     timeout = version.timeout_seconds if version is not None else 0
+    lease = now + timedelta(seconds=timeout + settings.BAAS_FUNCTIONS_LEASE_GRACE_SECONDS)
+    with _commit_fast(execution):
+        claimed = Execution.objects.unscoped().filter(
+            id=execution.id, status=ExecutionStatus.QUEUED, attempt=execution.attempt,
+            not_before__lte=now + timedelta(seconds=0.05),
+        ).update(status=ExecutionStatus.RUNNING, attempt=execution.attempt + 1, started_at=now, lease_until=lease)
+    if claimed:
+        execution.status, execution.attempt, execution.started_at, execution.lease_until = (
+            ExecutionStatus.RUNNING, execution.attempt + 1, now, lease
+        )
+    return bool(claimed)
+
+
+@contextmanager
+def _commit_fast(execution: Execution) -> Iterator[None]:
+    """A call's bookkeeping need not wait for the disk: if the database crashed before
+    flushing, the caller got no answer anyway and calls again. Event executions, whose
+    records are the at-least-once guarantee, keep the durable commit."""
     with transaction.atomic():
-        row = Execution.objects.unscoped().select_for_update().filter(id=execution_id).first()
-        if row is None or row.status != ExecutionStatus.QUEUED or row.not_before > now + timedelta(seconds=0.05):
-            return False
-        row.status = ExecutionStatus.RUNNING
-        row.attempt += 1
-        row.started_at = now
-        row.lease_until = now + timedelta(seconds=timeout + settings.BAAS_FUNCTIONS_LEASE_GRACE_SECONDS)
-        row.save(update_fields=["status", "attempt", "started_at", "lease_until"])
-    return True
+        if execution.trigger == "http" and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
+_versions: dict[tuple[str, str, int], FunctionVersion] = {}
+_versions_lock = threading.Lock()
+
+
+def _version_of(execution: Execution) -> FunctionVersion | None:
+    """Versions never change once written, so each process keeps the ones it ran."""
+    key = (execution.project_id, execution.function_name, execution.version)
+    with _versions_lock:
+        cached = _versions.get(key)
+    if cached is not None:
+        return cached
+    version = (
+        FunctionVersion.objects.for_project(execution.project_id)
+        .filter(function__name=execution.function_name, version=execution.version)
+        .first()
+    )
+    if version is not None:
+        with _versions_lock:
+            if len(_versions) >= 256:
+                _versions.clear()
+            _versions[key] = version
+    return version
 
 
 def _finish(execution: Execution, **fields: Any) -> None:
@@ -94,12 +137,15 @@ def _finish(execution: Execution, **fields: Any) -> None:
     from projects.documents.events import system_event_append
 
     fields.setdefault("finished_at", _now())
-    with transaction.atomic():
-        updated = Execution.objects.unscoped().filter(id=execution.id, status=ExecutionStatus.RUNNING).update(
-            lease_until=None, **fields
-        )
+    with _commit_fast(execution):
+        updated = Execution.objects.unscoped().filter(
+            id=execution.id, status=ExecutionStatus.RUNNING, attempt=execution.attempt
+        ).update(lease_until=None, **fields)
         if not updated:
             return  # requeued by a sweep meanwhile: that run records the outcome
+        for name, value in fields.items():
+            setattr(execution, name, value)
+        execution.lease_until = None
         status = fields["status"]
         system_event_append(
             project_id=execution.project_id,
@@ -139,30 +185,26 @@ def execution_run(execution_id: str) -> dict[str, Any] | None:
     if _earlier_pending(execution):
         execution_run_task.apply_async((execution_id,), countdown=ORDER_WAIT_SECONDS)
         return None
-    function = Function.objects.for_project(execution.project_id).filter(name=execution.function_name).first()
-    version = (
-        FunctionVersion.objects.for_project(execution.project_id).filter(function=function, version=execution.version).first()
-        if function is not None
-        else None
-    )
-    if not _claim(execution_id, version):
+    version = _version_of(execution)
+    if not _claim(execution, version):
         return None
-    execution.refresh_from_db()
     if version is None:
         _finish(execution, status=ExecutionStatus.FAILED, error={"type": "NotFound", "message": "The function was deleted."})
-        execution.refresh_from_db()
         return execution_json(execution)
     outcome = _sandbox_run(execution, version)
     failed = outcome.status != "succeeded"
     if failed and execution.attempt < execution.max_attempts:
         delay = backoff_seconds(execution.attempt)
-        retried = Execution.objects.unscoped().filter(id=execution_id, status=ExecutionStatus.RUNNING).update(
+        retried = Execution.objects.unscoped().filter(
+            id=execution_id, status=ExecutionStatus.RUNNING, attempt=execution.attempt
+        ).update(
             status=ExecutionStatus.QUEUED, not_before=_now() + timedelta(seconds=delay), lease_until=None,
             duration_ms=outcome.duration_ms, memory_peak_kb=outcome.memory_peak_kb,
             stdout=outcome.stdout, stderr=outcome.stderr, error=outcome.error, result=None,
         )
         if retried:
             execution_run_task.apply_async((execution_id,), countdown=delay)
+        execution.refresh_from_db()
     else:
         _finish(
             execution,
@@ -175,8 +217,7 @@ def execution_run(execution_id: str) -> dict[str, Any] | None:
             error=outcome.error,
             dead_letter=failed and execution.max_attempts > 1,
         )
-    _usage_record(execution.project_id)
-    execution.refresh_from_db()
+    usage_record(execution.project_id, "function_runs")
     return execution_json(execution)
 
 
@@ -212,11 +253,3 @@ def _sandbox_run(execution: Execution, version: FunctionVersion) -> Any:
         from functions.sandbox import SandboxResult
 
         return SandboxResult(status="failed", error={"type": "SandboxError", "message": str(error)[:500]})
-
-
-def _usage_record(project_id: str) -> None:
-    try:
-        from projects.usage import usage_record
-    except ImportError:
-        return
-    usage_record(project_id, "function_runs")

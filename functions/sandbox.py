@@ -26,7 +26,7 @@ from typing import IO, Any, Literal
 from django.conf import settings
 
 from baas.api.errors import ApplicationError
-from functions.pool import RuntimeProcess, base_environ, runtime_take
+from functions.pool import RuntimeProcess, SandboxUnavailable, base_environ, pool_get, runtime_start, runtime_take
 from functions.runtime.baas_functions import _wire
 
 logger = logging.getLogger("baas.functions.sandbox")
@@ -40,6 +40,7 @@ ENTRYPOINT = re.compile(rf"^{IDENTIFIER}(\.{IDENTIFIER})*:{IDENTIFIER}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 OPEN_FILES = 256
 PROCESSES = 64  # per sandbox uid: threads and child processes together
+START_ACK_SECONDS = 10.0
 
 
 def _network_default() -> bool:
@@ -287,21 +288,55 @@ def _output(handle: IO[bytes]) -> str:
     return text
 
 
+def _hand_over(*, op: str, files: dict[str, str], limits: Limits, fields: dict[str, Any]) -> tuple[RuntimeProcess, bool, float]:
+    """A process holding the code and the job: a warm one if the pool has it, else a new
+    one (also when a warm one turns out to have died while waiting). Answers the process,
+    whether it was warm, and when the job was handed over."""
+    limit = settings.BAAS_FUNCTIONS_MESSAGE_LIMIT
+    for attempt in range(2):
+        if attempt == 0:
+            runtime, warm = runtime_take(allow_network=limits.network_allowed)
+        else:
+            runtime, warm = runtime_start(mode=runtime.mode, allow_network=limits.network_allowed), False
+        try:
+            _code_write(runtime, files)
+            try:
+                job = _wire.encode(_job(op, runtime, limits, **fields), limit)
+            except _wire.MessageTooLarge as exc:
+                raise ValueError(f"the job (event, env, context) is {exc.size} bytes, over the limit of {exc.limit}") from None
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"the event and context must be JSON values: {exc}") from None
+            runtime.sock.sendall(job)
+            handed_over = time.monotonic()
+            # The runtime acknowledges before any user code runs: a process that dies
+            # before that (a warm one killed while waiting) can be replaced safely.
+            ack = runtime.reader.read(handed_over + START_ACK_SECONDS)
+            if ack is None or ack.get("type") != "started":
+                raise ConnectionError("the sandbox process did not take the job")
+            return runtime, warm, handed_over
+        except (OSError, TimeoutError, _wire.WireError) as exc:
+            output = _output(runtime.stderr).strip()
+            runtime.close()
+            if not warm:
+                raise SandboxUnavailable(f"the sandbox process did not take its job ({exc!r}): {output or 'no output'}") from None
+            logger.warning("a warm sandbox process was gone when its job came; starting another")
+        except BaseException:
+            runtime.close()
+            raise
+    raise AssertionError("unreachable")
+
+
 def _execute(
     *, op: str, files: dict[str, str], limits: Limits, bridge: Bridge | None, **fields: Any
 ) -> tuple[Status, dict[str, Any] | None, SandboxResult]:
     """Run one job in a fresh sandbox process and kill it afterwards, whatever happened."""
-    runtime, warm = runtime_take(allow_network=limits.network_allowed)
-    started = time.monotonic()
+    runtime, warm, started = _hand_over(op=op, files=files, limits=limits, fields=fields)
+    deadline = started + float(limits.timeout_seconds)
     final: dict[str, Any] | None = None
     status: Status = "failed"
     error: dict[str, Any] | None = None
     peak = 0
     try:
-        _code_write(runtime, files)
-        started = time.monotonic()
-        deadline = started + float(limits.timeout_seconds)
-        runtime.sock.sendall(_wire.encode(_job(op, runtime, limits, **fields), settings.BAAS_FUNCTIONS_MESSAGE_LIMIT))
         try:
             final = _converse(runtime, bridge, deadline)
         except TimeoutError:
@@ -314,13 +349,22 @@ def _execute(
             }
         except _wire.WireError as exc:
             error = {"type": "ProtocolError", "message": f"The function's process broke the control protocol: {exc}", "traceback": ""}
+        except OSError:
+            pass  # the process closed its end or died: described below from its exit status
         duration = (time.monotonic() - started) * 1000
-        runtime.kill()
-        if status != "timeout" and final is None and error is None:
-            error = {"type": "ProcessExited", "message": _exit_description(runtime, limits), "traceback": ""}
-        result = SandboxResult(status="failed", stdout=_output(runtime.stdout), stderr=_output(runtime.stderr), duration_ms=duration)
+        if final is not None:
+            # It answered after flushing its output: read it now, reap the process later.
+            result = SandboxResult(status="failed", stdout=_output(runtime.stdout), stderr=_output(runtime.stderr), duration_ms=duration)
+            runtime.retire()
+        else:
+            # A timeout or a crash: nothing of it is left when this returns.
+            runtime.kill()
+            if status != "timeout" and error is None:
+                error = {"type": "ProcessExited", "message": _exit_description(runtime, limits), "traceback": ""}
+            result = SandboxResult(status="failed", stdout=_output(runtime.stdout), stderr=_output(runtime.stderr), duration_ms=duration)
     finally:
-        runtime.close()
+        if not runtime.finished:
+            runtime.close()
     if final is not None:
         peak = int(final.get("memoryPeakKb") or 0)
         if final.get("status", "succeeded") == "succeeded":
@@ -347,7 +391,8 @@ def sandbox_run(
     ``bridge(op, args)`` serves the function's ctx.db/storage/push calls in this thread;
     it answers JSON or raises ApplicationError, which the function sees as ApiError.
     Raises ValueError for malformed files/entrypoint/env (the deploy API's checks come
-    first) and pool.SandboxUnavailable when no sandbox process can start.
+    first) or an event that is not JSON, and pool.SandboxUnavailable when no sandbox
+    process can start.
     """
     files_check(files)
     entrypoint_check(entrypoint)
@@ -380,3 +425,14 @@ def sandbox_discover(*, files: dict[str, str], limits: Limits) -> list[dict[str,
     if not isinstance(functions, list):
         raise DeployError("The code's import answered an unexpected result.")
     return functions
+
+
+def sandbox_prepare() -> None:
+    """Decide the isolation (probing bubblewrap) and start filling this process's warm
+    pool now, for a worker's start-up (after any fork): its first invocation then finds
+    a process ready instead of paying for both. A setup that cannot start sandboxes is
+    logged here and raised again at the first invocation."""
+    try:
+        pool_get(allow_network=bool(settings.BAAS_FUNCTIONS_ALLOW_NETWORK))
+    except SandboxUnavailable:
+        logger.exception("function sandboxes cannot start on this worker")

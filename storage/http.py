@@ -53,6 +53,7 @@ from baas.api.errors import (
 from baas.api.views import apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_requests
+from projects.usage import usage_request
 from storage import direct, selectors, services, signing
 from storage.backends import backend_get
 from storage.models import Bucket, StoredObject
@@ -550,6 +551,7 @@ class StorageApp:
         )
         response = await loop.run_in_executor(self.pool, _run, request)
         await self._send(send, response, request_id, scope["method"], loop, receive, extra=extra)
+        usage_request(path.split("/", 4)[3], response.status)  # /v1/projects/{id}/…
         http_requests.labels(scope["method"], str(response.status)).inc()
 
     async def _send(

@@ -50,6 +50,7 @@ from baas.api.parsers import json_loads
 from baas.api.views import SAFE_METHODS, apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_latency, http_requests
+from projects.usage import usage_request
 
 logger = logging.getLogger("baas.errors")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -305,6 +306,7 @@ class EdgeApp:
             run = self.run_write if route.is_write(request.method) else self.run_read
             response = await run(route, request)
         await _send(send, response, request_id, headers.get("accept-encoding", ""), extra)
+        usage_request(params.get("project_id", ""), response.status)
         http_requests.labels(request.method, str(response.status)).inc()
         http_latency.observe(time.perf_counter() - started)
 
