@@ -206,3 +206,30 @@ test("signing in as someone else restarts subscriptions under the new user's rul
   assert.deepEqual(last.changes.map((c) => [c.type, c.doc.id]).sort(), [["added", "two"], ["removed", "one"]]);
   app.close();
 });
+
+test("the platform's fetch and WebSocket can be given (React Native, older Node)", async () => {
+  const name = await collectionWithRules({ read: "true" });
+  const urls = [];
+  const fetched = [];
+  class CountingWebSocket extends globalThis.WebSocket {
+    constructor(url) {
+      super(url);
+      urls.push(url);
+    }
+  }
+  const app = client({
+    fetch: (input, init) => {
+      fetched.push(`${init?.method ?? "GET"} ${new URL(input).pathname}`);
+      return fetch(input, init);
+    },
+    realtime: { WebSocket: CountingWebSocket },
+  });
+  await app.doc(name, "x").get();
+  const snapshots = [];
+  app.doc(name, "x").onSnapshot((s) => snapshots.push(s));
+  await until(() => snapshots.length === 1, "the first snapshot");
+  assert.deepEqual(snapshots[0].exists, false);
+  assert.deepEqual(fetched, [`GET /v1/projects/${process.env.BAAS_PROJECT_ID}/collections/${name}/documents/x`]);
+  assert.equal(urls.length, 1);
+  assert.match(urls[0], new RegExp(`^ws://.+/v1/projects/${process.env.BAAS_PROJECT_ID}/realtime\\?apiKey=pk_`));
+});
