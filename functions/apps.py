@@ -7,5 +7,5 @@ class FunctionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the "functions" event-feed consumer.
-        from functions import triggers  # noqa: F401
+        # Registers the "functions" event-feed consumer, and the tasks beat names.
+        from functions import tasks, triggers  # noqa: F401

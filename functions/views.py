@@ -117,7 +117,8 @@ class ExecutionView(ProjectApiView):
 
 
 class ExecutionReplayView(ProjectApiView):
-    @extend_schema(responses={202: OBJECT}, summary="Run a finished event execution again", operation_id="function_execution_replay")
+    @extend_schema(request=None, responses={202: OBJECT}, summary="Run a finished event execution again",
+                   operation_id="function_execution_replay")
     def post(self, request: Request, project_id: str, name: str, execution_id: str) -> Response:
         ctx = self.ctx_of(request)
         execution = services.execution_replay(ctx=ctx, name=name, execution_id=execution_id)

@@ -8,4 +8,4 @@ class PushConfig(AppConfig):
 
     def ready(self) -> None:
         # Registered at start-up, so the beat schedule never names a task this process lacks.
-        from projects.push import tasks  # noqa: F401
+        from projects.push import consumer, tasks  # noqa: F401  (the feed consumer; tasks for beat)

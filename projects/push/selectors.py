@@ -86,6 +86,14 @@ def message_json(message: PushMessage) -> dict[str, Any]:
     }
 
 
+def messages_list(*, ctx: RequestContext, limit: int = 50) -> list[dict[str, Any]]:
+    """The project's latest messages, newest first."""
+    if not ctx.is_privileged:
+        raise PermissionDenied("This call needs a secret key.")
+    rows = PushMessage.objects.for_project(ctx.project_id).order_by("-created_at", "-pk")[:limit]
+    return [message_json(message) for message in rows]
+
+
 def message_access(*, ctx: RequestContext, message_id: str) -> PushMessage:
     if not ctx.is_privileged:
         raise PermissionDenied("This call needs a secret key.")

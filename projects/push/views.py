@@ -99,6 +99,10 @@ class DeviceTopicView(ProjectApiView):
 class MessagesView(ProjectApiView):
     secret_only = True
 
+    @extend_schema(responses=OBJECT, summary="The latest messages, newest first (?limit=)", operation_id="push_messages_list")
+    def get(self, request: Request, project_id: str) -> Response:
+        return Response({"messages": selectors.messages_list(ctx=self.ctx_of(request), limit=_limit(request))})
+
     @extend_schema(request=OBJECT, responses={202: OBJECT}, summary="Send a push message (202; delivery runs in the background)", operation_id="push_messages_send")
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"target", "notification", "data", "android", "apns", "webpush", "sendAt"})

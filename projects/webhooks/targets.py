@@ -83,7 +83,7 @@ def url_check(url: Any) -> str:
     return url
 
 
-# --- a session that checks the address it actually connected to ----------------------------
+# --- an HTTP client that checks the address it actually connected to ----------------------------
 
 
 def _peer_check(sock: socket.socket) -> None:

@@ -1,5 +1,5 @@
 """Shared by the push and webhooks tests: one fake FCM server and, in services mode, one
-Celery worker process per test session, started on first use. A single worker serves
+Celery worker process per test run, started on first use. A single worker serves
 both folders, so no job of one lands on a worker configured for the other."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def fake_fcm_server() -> FakeFCM:
 
 
 def worker_process() -> subprocess.Popen[bytes]:
-    """The session's Celery worker process (services mode). Call with database access."""
+    """The test run's Celery worker process (services mode). Call with database access."""
     process = _state.get("worker")
     if process is not None and process.poll() is None:
         return process

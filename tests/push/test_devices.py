@@ -136,3 +136,20 @@ def test_other_projects_cannot_see_or_change_devices(
     assert beta_user.post(beta_devices, {"token": TOKEN, "platform": "web"}).status == 201
     assert (_devices(), list(TopicSubscription.objects.unscoped().values_list("topic", flat=True))) == before
     assert _devices("beta-app") == [(TOKEN, "ada", "web", "", True)]
+
+
+def test_a_deleted_users_devices_go_with_them(ada: Any, bob: Any, secret_api: Any, other_project: Any) -> None:
+    from projects.documents import feeds
+    from projects.documents.changelog import changelog_sequence
+
+    ada.post(DEVICES, {"token": TOKEN, "platform": "android"})
+    ada.put(f"{DEVICES}/{TOKEN}/topics/news")
+    bob.post(DEVICES, {"token": "bob-phone", "platform": "ios"})
+    Device.objects.for_project("beta-app").create(project_id="beta-app", token="beta-ada", uid="ada", platform="web")
+    assert secret_api.post("/v1/projects/alpha-app/users", {"uid": "ada"}).status == 201
+    assert secret_api.delete("/v1/projects/alpha-app/users/ada").status == 204
+    changelog_sequence()
+    feeds.feeds_pump()
+    assert [row[:2] for row in _devices()] == [("bob-phone", "bob")]
+    assert not TopicSubscription.objects.for_project("alpha-app").exists()
+    assert _devices("beta-app") == [("beta-ada", "ada", "web", "", True)]  # another project's "ada"

@@ -239,6 +239,9 @@ def test_other_projects_cannot_read_or_reach_messages_and_devices(
     assert beta_rows == {response.body["id"]: ("sent", 0), beta_tokens.body["id"]: ("sent", 1)}
     # A raw token is the sender's to name; it went out under beta's own FCM project, not alpha's data.
     assert [(r.token, r.body["message"]["data"]) for r in fake_fcm.received] == [("alpha-ada-1", {"x": "y"})]
+    assert [m["id"] for m in secret_api.get(f"{PUSH}/messages").body["messages"]] == [alpha_id]
+    assert {m["id"] for m in beta.get("/v1/projects/beta-app/push/messages?limit=10").body["messages"]} == set(beta_rows)
+    assert beta.get(f"{PUSH}/messages").status == 401
     alpha = PushMessage.objects.for_project("alpha-app").get(pk=alpha_id)
     assert (alpha.status, alpha.recipients, alpha.success_count) == ("sent", 1, 1)
     assert PushDelivery.objects.for_project("alpha-app").count() == 1
