@@ -36,6 +36,10 @@ def js_sdk() -> Path:
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed: the JavaScript SDK tests need Node.js 20+ and npm")
+    version = run(["node", "--version"], SDK).stdout.strip().lstrip("v")
+    major, minor = (int(part) for part in version.split(".")[:2])
+    if (major, minor) < (20, 14):
+        pytest.fail(f"Node.js {version} is too old: the SDK's tests need 20.14+ (--experimental-websocket, --test-force-exit)")
     run(["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"], SDK)
     run(["npm", "run", "build"], SDK)
     assert (SDK / "dist" / "index.js").is_file() and (SDK / "dist" / "index.d.ts").is_file()

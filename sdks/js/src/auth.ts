@@ -129,10 +129,10 @@ export class Auth implements TokenSource {
     const g = globalThis as { location?: { href: string }; history?: { replaceState(d: unknown, t: string, u: string): void } };
     const href = url ?? g.location?.href ?? "";
     const hash = href.includes("#") ? href.slice(href.indexOf("#") + 1) : "";
-    const params = new URLSearchParams(hash);
-    const accessToken = params.get("accessToken");
-    const refreshToken = params.get("refreshToken");
-    const expiresIn = Number(params.get("expiresIn"));
+    const params = parseParams(hash);
+    const accessToken = params.accessToken;
+    const refreshToken = params.refreshToken;
+    const expiresIn = Number(params.expiresIn);
     if (!accessToken || !refreshToken || !expiresIn) return null;
     if (url === undefined && g.history && g.location) g.history.replaceState(null, "", href.split("#")[0]);
     const { user } = await this.http.request<{ user: User }>("GET", "/auth/me", {
@@ -338,4 +338,17 @@ export class Auth implements TokenSource {
       await this.options.persistence.removeItem(this.storageKey);
     }
   }
+}
+
+/** `a=1&b=2` as an object (React Native's URLSearchParams cannot read one). */
+function parseParams(text: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const part of text.split("&")) {
+    if (!part) continue;
+    const at = part.indexOf("=");
+    const name = at < 0 ? part : part.slice(0, at);
+    const value = at < 0 ? "" : part.slice(at + 1);
+    params[decodeURIComponent(name.replace(/\+/g, " "))] = decodeURIComponent(value.replace(/\+/g, " "));
+  }
+  return params;
 }

@@ -43,11 +43,11 @@ export class HttpClient {
   url(path: string, query?: RequestOptions["query"]): string {
     let url = `${this.baseUrl}/v1/projects/${encodeURIComponent(this.projectId)}${path}`;
     if (query) {
-      const params = new URLSearchParams();
-      for (const [name, value] of Object.entries(query)) {
-        if (value !== undefined && value !== null) params.set(name, String(value));
-      }
-      const text = params.toString();
+      // built by hand: React Native's URLSearchParams lacks most methods
+      const text = Object.entries(query)
+        .filter(([, value]) => value !== undefined && value !== null)
+        .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`)
+        .join("&");
       if (text) url += `?${text}`;
     }
     return url;

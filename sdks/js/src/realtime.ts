@@ -100,6 +100,8 @@ export class Realtime {
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private lastMessageAt = 0;
+  /** Whether this socket has had its auth message (then token changes are sent at once). */
+  private authSent = false;
   private closed = false;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly WebSocketClass: WebSocketConstructor | undefined;
@@ -110,8 +112,10 @@ export class Realtime {
     private readonly options: RealtimeOptions = {},
   ) {
     this.WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    // Sent as soon as the socket has had its first auth message, even before the answer,
+    // so a token refreshed meanwhile never leaves the socket on the old one.
     auth?.onTokenChanged((token) => {
-      if (this.socket && this.authenticated) this.sendMessage({ type: "auth", token });
+      if (this.socket && this.authSent) this.sendMessage({ type: "auth", token });
     });
   }
 
@@ -162,6 +166,7 @@ export class Realtime {
     const socket = new this.WebSocketClass(this.url());
     this.socket = socket;
     this.authenticated = false;
+    this.authSent = false;
     socket.onopen = () => {
       void this.sendAuth(socket);
     };
@@ -192,6 +197,7 @@ export class Realtime {
     if (this.socket === socket && socket.readyState === OPEN) {
       this.lastMessageAt = Date.now();
       socket.send(JSON.stringify({ type: "auth", token }));
+      this.authSent = true;
       this.startPing(socket);
     }
   }

@@ -215,7 +215,11 @@ function uploadWithXhr(
       }
     };
     xhr.onerror = () => reject(new BaasError("network_error", "Upload failed: the connection was lost"));
-    xhr.onabort = () => reject(new DOMException("The upload was aborted", "AbortError"));
+    xhr.onabort = () => {
+      const aborted = new Error("The upload was aborted"); // no DOMException in React Native
+      aborted.name = "AbortError";
+      reject(aborted);
+    };
     options.signal?.addEventListener("abort", () => xhr.abort());
     xhr.send(data as XMLHttpRequestBodyInit);
   });

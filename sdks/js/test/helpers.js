@@ -2,6 +2,7 @@
 // from the environment), a secret-key admin for setup, and small waiting helpers.
 import assert from "node:assert/strict";
 import net from "node:net";
+import { afterEach } from "node:test";
 import { createClient, memoryPersistence } from "../dist/index.js";
 
 function required(name) {
@@ -20,8 +21,18 @@ let counter = 0;
 /** A name no other test uses (collections, buckets, emails). */
 export const unique = (prefix) => `${prefix}${Date.now().toString(36)}${(++counter).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
+// Every client and proxy a test opens is closed after it, passed or failed, so a failure
+// leaves no socket reconnecting into the next test.
+const opened = new Set();
+afterEach(async () => {
+  for (const thing of opened) await thing.close();
+  opened.clear();
+});
+
 export function client(options = {}) {
-  return createClient({ url: URL_, projectId: PROJECT, apiKey: PK, persistence: memoryPersistence(), ...options });
+  const made = createClient({ url: URL_, projectId: PROJECT, apiKey: PK, persistence: memoryPersistence(), ...options });
+  opened.add(made);
+  return made;
 }
 
 export function secretClient(options = {}) {
@@ -90,7 +101,8 @@ export async function cuttableProxy() {
     outbound.on("error", end).on("close", end);
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
+  let closed = null;
+  const proxy = {
     url: `http://127.0.0.1:${server.address().port}`,
     /** Destroy every open connection (the sockets see a reset, not a close handshake). */
     cut() {
@@ -117,6 +129,14 @@ export async function cuttableProxy() {
     refuse(value) {
       refusing = value;
     },
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(resolve); }),
+    close() {
+      closed ??= new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      });
+      return closed;
+    },
   };
+  opened.add(proxy);
+  return proxy;
 }
