@@ -48,15 +48,20 @@ class BodyLimitGuard:
                     except ValueError:
                         too_large = False
                     if too_large:
-                        await self._reject(send, limit)
+                        await self._reject(send, limit, scope)
                         return
                     break
         await self.app(scope, receive, send)
 
     @staticmethod
-    async def _reject(send: Send, limit: int) -> None:
+    async def _reject(send: Send, limit: int, scope: Scope) -> None:
+        from baas.api.cors import response_headers
+
         error = PayloadTooLarge(f"Request body exceeds {limit} bytes.", details={"limitBytes": limit})
         body = json_dumps(error.as_dict())
+        origin = next((value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"origin"), None)
+        # A browser app reads this error only with the CORS headers the API sends elsewhere.
+        cors = response_headers(origin) if scope.get("path", "").startswith("/v1/") else []
         await send(
             {
                 "type": "http.response.start",
@@ -65,6 +70,7 @@ class BodyLimitGuard:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
+                    *cors,
                 ],
             }
         )

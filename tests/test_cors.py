@@ -144,3 +144,14 @@ def test_django_transport_of_the_edge_routes(secret_api: Api) -> None:
     response = secret_api.get("/v1/projects/alpha-app/collections/notes/documents/a", headers={"Origin": APP})
     assert response.status == 200 and response.headers["access-control-allow-origin"] == "*"
     assert "etag" in response.headers["access-control-expose-headers"].lower()
+
+
+def test_a_body_refused_for_its_size_is_readable_by_a_browser_app(live: Any, project: Any) -> None:
+    """The 413 answered before any route runs carries the same CORS headers."""
+    url = f"{live.url}/v1/projects/{P}/auth/signup"
+    too_big = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+    response = requests.post(url, data=too_big, headers={"Origin": APP, "Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+    assert response.headers["Access-Control-Allow-Origin"] == "*" and "x-request-id" in exposed(response)
+    no_origin = requests.post(url, data=too_big, headers={"Content-Type": "application/json"}, timeout=30)
+    assert no_origin.status_code == 413 and "Access-Control-Allow-Origin" not in no_origin.headers
