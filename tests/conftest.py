@@ -23,6 +23,33 @@ ROOT = Path(__file__).resolve().parent.parent
 MODE = os.environ.get("BAAS_TEST_MODE", "embedded")
 
 
+def pytest_configure(config: Any) -> None:
+    _retry_flush_on_deadlock()
+
+
+def _retry_flush_on_deadlock() -> None:
+    """Between transactional tests the database is emptied with one TRUNCATE of every
+    table. A server or worker process a test runs (stopping, or shared by a module's
+    tests) may be in a transaction touching two tables at that moment, and PostgreSQL then
+    picks one side as a deadlock victim. When it is the flush, it is run again, as any
+    deadlock victim should be."""
+    from django.db import OperationalError
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        for attempt in range(6):
+            try:
+                return original(self, sql_list)
+            except OperationalError as error:
+                if "deadlock detected" not in str(error) or attempt == 5:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+
+
 def pytest_runtest_setup(item: Any) -> None:
     """A test marked ``services`` run outside services mode fails loudly: never a skip."""
     if item.get_closest_marker("services") and MODE != "services":

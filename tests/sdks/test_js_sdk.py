@@ -31,6 +31,7 @@ def job_runner(transactional_db: Any, tmp_path: Path) -> Iterator[None]:
 
 
 @pytest.mark.timeout(480)
+@pytest.mark.timeout(900)
 def test_node_suite(js_sdk: Path, sdk_target: SdkTarget, job_runner: None) -> None:
     command = ["node", "--experimental-websocket", "--test", "--test-concurrency=1", "--test-force-exit",
                "--test-timeout=120000", "--test-reporter=tap", "test/"]  # fmt: skip

@@ -88,9 +88,10 @@ def allow_private(settings: Any) -> Any:
     return settings
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _stop_worker_at_the_end(django_db_setup: Any) -> Iterator[None]:
-    """Set up after the test database, so torn down (the worker stopped) before it is dropped."""
+    """The worker process serves one test module: stopped at its end, so it neither takes
+    later modules' jobs nor touches the database they flush (and before it is dropped)."""
     yield
     support.worker_stop()
 
