@@ -32,6 +32,10 @@ class Push:
             body["uid"] = uid
         return self._t.run(Call("POST", "push/devices", json=body))
 
+    def devices(self) -> Any:
+        """The signed-in user's devices (every device, with a secret key)."""
+        return self._t.run(Call("GET", "push/devices", parse=lambda r: r.json()["devices"]))
+
     def unregister(self, token: str) -> Any:
         return self._t.run(Call("DELETE", f"push/devices/{segment(token)}", parse=lambda r: None))
 
