@@ -32,9 +32,9 @@ class Push:
             body["uid"] = uid
         return self._t.run(Call("POST", "push/devices", json=body))
 
-    def devices(self) -> Any:
-        """The signed-in user's devices (every device, with a secret key)."""
-        return self._t.run(Call("GET", "push/devices", parse=lambda r: r.json()["devices"]))
+    def devices(self, *, uid: str | None = None) -> Any:
+        """The signed-in user's devices; with a secret key, the devices of ``uid``."""
+        return self._t.run(Call("GET", "push/devices", params={"uid": uid}, parse=lambda r: r.json()["devices"]))
 
     def unregister(self, token: str) -> Any:
         return self._t.run(Call("DELETE", f"push/devices/{segment(token)}", parse=lambda r: None))
