@@ -540,6 +540,10 @@ class Realtime(_RealtimeBase):
             return self._loop, self.connection
 
     def _wait(self, coroutine: Awaitable[Any], timeout: float | None) -> Any:
+        if threading.current_thread() is self._thread:
+            # A callback waiting for the loop it runs on would wait forever.
+            coroutine.close()  # type: ignore[attr-defined]
+            raise RuntimeError("Realtime calls cannot be made from a realtime callback; use another thread.")
         loop, _ = self._start()
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, loop)  # type: ignore[arg-type]
         try:
