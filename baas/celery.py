@@ -51,6 +51,20 @@ app.conf.beat_schedule["functions.tick"] = {
     "schedule": FUNCTIONS_TICK,
     "options": {"expires": max(FUNCTIONS_TICK, 1.0)},
 }
+# Push: due scheduled messages, and deliveries whose job was lost.
+PUSH_SWEEP_EVERY = float(os.environ.get("BAAS_PUSH_SWEEP_INTERVAL_SECONDS", "60"))
+app.conf.beat_schedule["push.messages_sweep"] = {
+    "task": "push.messages_sweep",
+    "schedule": PUSH_SWEEP_EVERY,
+    "options": {"expires": PUSH_SWEEP_EVERY},
+}
+# Webhooks: deliveries whose job was never enqueued or was lost.
+WEBHOOKS_SWEEP_EVERY = float(os.environ.get("BAAS_WEBHOOKS_SWEEP_INTERVAL_SECONDS", "60"))
+app.conf.beat_schedule["webhooks.deliveries_sweep"] = {
+    "task": "webhooks.deliveries_sweep",
+    "schedule": WEBHOOKS_SWEEP_EVERY,
+    "options": {"expires": WEBHOOKS_SWEEP_EVERY},
+}
 
 
 @worker_process_init.connect

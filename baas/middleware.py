@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from baas.logging import request_id_var
 from baas.metrics import http_latency, http_requests
+from projects.usage import usage_request
 
 logger = logging.getLogger("baas.request")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -34,5 +35,8 @@ class RequestContextMiddleware:
         elapsed = time.perf_counter() - started
         response["X-Request-Id"] = request_id
         http_requests.labels(request.method, str(response.status_code)).inc()
+        if request.path.startswith("/v1/projects/"):
+            match = request.resolver_match
+            usage_request(match.kwargs.get("project_id", "") if match else "", response.status_code)
         http_latency.observe(elapsed)
         return response

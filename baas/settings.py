@@ -83,12 +83,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "channels",
     "baas",
     "projects",
     "projects.documents",
     "endusers",
     "storage",
+    "projects.push",
+    "projects.webhooks",
     "realtime",
     "functions",
     "dashboard",
@@ -96,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "baas.middleware.RequestContextMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -207,6 +211,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
 
 # --- end-user auth ------------------------------------------------------------------------
 # The deployment's public address: access tokens' ``iss`` is this plus the project's path.
@@ -280,6 +285,12 @@ BAAS_CHANGELOG_MIN_ENTRIES = env_int("BAAS_CHANGELOG_MIN_ENTRIES", 10_000)
 # that drive it by hand).
 BAAS_CHANGELOG_SEQUENCER = env_bool("BAAS_CHANGELOG_SEQUENCER", True)
 
+# --- usage metrics (console charts) --------------------------------------------------------
+# Seconds between flushes of in-memory usage counts to the database; 0: never in the
+# background. By default on wherever the change-log sequencer runs (servers and workers).
+BAAS_USAGE_FLUSH_SECONDS = float(env_str("BAAS_USAGE_FLUSH_SECONDS", "10" if BAAS_CHANGELOG_SEQUENCER else "0") or "0")
+BAAS_USAGE_SAMPLE_SECONDS = env_int("BAAS_USAGE_SAMPLE_SECONDS", 300)  # documents and storage bytes
+
 # --- realtime ----------------------------------------------------------------------------
 BAAS_REALTIME_AUTH_TIMEOUT = env_int("BAAS_REALTIME_AUTH_TIMEOUT", 10)  # seconds to the first auth message
 BAAS_REALTIME_IDLE_TIMEOUT = env_int("BAAS_REALTIME_IDLE_TIMEOUT", 120)  # seconds without a client message
@@ -327,6 +338,27 @@ BAAS_S3_PART_SIZE = max(5 * 1024**2, env_int("BAAS_S3_PART_SIZE", 8 * 1024**2))
 # Also hand out S3's own presigned URLs, so clients move bytes straight to and from S3.
 BAAS_S3_PRESIGNED = env_bool("BAAS_S3_PRESIGNED", False)
 
+# --- push notifications (FCM) and webhooks ------------------------------------------------
+# Send to this server instead of Google (a fake FCM for tests and development): both the
+# OAuth token exchange (<endpoint>/token) and the sends (<endpoint>/v1/projects/...). Unset in production.
+BAAS_FCM_ENDPOINT = env_str("BAAS_FCM_ENDPOINT").rstrip("/")
+BAAS_PUSH_HTTP_TIMEOUT = env_int("BAAS_PUSH_HTTP_TIMEOUT", 10)  # seconds per FCM request
+BAAS_PUSH_MAX_ATTEMPTS = env_int("BAAS_PUSH_MAX_ATTEMPTS", 5)  # per token, transient errors only
+BAAS_PUSH_RETRY_BASE_SECONDS = float(env_str("BAAS_PUSH_RETRY_BASE_SECONDS", "2") or "2")
+BAAS_PUSH_RETRY_MAX_SECONDS = float(env_str("BAAS_PUSH_RETRY_MAX_SECONDS", "300") or "300")
+BAAS_PUSH_SWEEP_INTERVAL_SECONDS = env_int("BAAS_PUSH_SWEEP_INTERVAL_SECONDS", 60)
+BAAS_PUSH_STALE_SECONDS = env_int("BAAS_PUSH_STALE_SECONDS", 600)  # a job this late is deemed lost
+# Webhook targets on loopback, link-local or private networks are refused (SSRF) unless this is on.
+BAAS_WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("BAAS_WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+BAAS_WEBHOOKS_CONNECT_TIMEOUT = float(env_str("BAAS_WEBHOOKS_CONNECT_TIMEOUT", "5") or "5")  # seconds
+BAAS_WEBHOOKS_TIMEOUT = float(env_str("BAAS_WEBHOOKS_TIMEOUT", "10") or "10")  # seconds to the response
+BAAS_WEBHOOKS_MAX_ATTEMPTS = env_int("BAAS_WEBHOOKS_MAX_ATTEMPTS", 8)  # then "failed" until redelivered
+BAAS_WEBHOOKS_RETRY_BASE_SECONDS = float(env_str("BAAS_WEBHOOKS_RETRY_BASE_SECONDS", "10") or "10")
+BAAS_WEBHOOKS_RETRY_MAX_SECONDS = float(env_str("BAAS_WEBHOOKS_RETRY_MAX_SECONDS", "3600") or "3600")
+BAAS_WEBHOOKS_SWEEP_INTERVAL_SECONDS = env_int("BAAS_WEBHOOKS_SWEEP_INTERVAL_SECONDS", 60)
+BAAS_WEBHOOKS_SWEEP_GRACE_SECONDS = env_int("BAAS_WEBHOOKS_SWEEP_GRACE_SECONDS", 60)  # a due job this late is lost
+BAAS_WEBHOOKS_STALE_SECONDS = env_int("BAAS_WEBHOOKS_STALE_SECONDS", 300)  # a claim this old: its worker died
+
 # --- HTTP edge ----------------------------------------------------------------------------
 # Run edge handlers on one thread per process (like Django's ASGI handler) instead of a
 # pool; tests that call the ASGI app in-process need their database transaction's thread.
@@ -360,6 +392,24 @@ SPECTACULAR_SETTINGS = {
         "baas.openapi.add_edge_routes",
     ],
 }
+
+# --- CORS: apps on other sites call the API from browsers ---------------------------------
+# The API authenticates by header, never by cookie, so "*" is safe for it; the console and
+# the admin (cookie sessions) are never covered. The edge and storage transports apply the
+# same policy (baas/api/cors.py).
+BAAS_CORS_ALLOWED_ORIGINS = env_list("BAAS_CORS_ALLOWED_ORIGINS", ["*"])
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOW_ALL_ORIGINS = "*" in BAAS_CORS_ALLOWED_ORIGINS
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else BAAS_CORS_ALLOWED_ORIGINS
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept", "accept-encoding", "authorization", "content-type", "if-match", "if-none-match", "if-range",
+    "range", "x-api-key", "x-baas-owner", "x-request-id", "x-requested-with",
+)  # fmt: skip
+CORS_EXPOSE_HEADERS = (
+    "accept-ranges", "content-disposition", "content-length", "content-range", "etag", "location",
+    "retry-after", "x-request-id",
+)  # fmt: skip
 
 # --- production hardening (applies whenever DEBUG is off) -------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -31,6 +31,8 @@ api_v1 = [
     path("projects/<str:project_id>/", include("endusers.urls")),
     path("projects/<str:project_id>/", include("storage.urls")),
     path("projects/<str:project_id>/", include("functions.urls")),
+    path("projects/<str:project_id>/", include("projects.push.urls")),
+    path("projects/<str:project_id>/", include("projects.webhooks.urls")),
 ]
 
 urlpatterns = [
@@ -40,6 +42,7 @@ urlpatterns = [
     path("metrics", ops.metrics, name="metrics"),
     path("v1/", include(api_v1)),
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("console/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
 ]
 

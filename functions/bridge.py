@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from baas.api.context import RequestContext
-from baas.api.errors import FailedPrecondition, InvalidArgument, NotFound, PayloadTooLarge
+from baas.api.errors import InvalidArgument, NotFound, PayloadTooLarge
 from projects.documents import selectors, services
 from projects.documents.query import parse_query
 from storage.backends import backend_get
@@ -185,9 +185,24 @@ def storage_signed_url(ctx: RequestContext, args: dict[str, Any]) -> dict[str, A
 # --- push -----------------------------------------------------------------------------------
 
 
+PUSH_FIELDS = {"target", "notification", "data", "android", "apns", "webpush", "sendAt"}
+
+
 def push_send(ctx: RequestContext, args: dict[str, Any]) -> Any:
-    _take(args, required=("message",))
-    raise FailedPrecondition("push is not available")
+    """The body of ``POST …/push/messages``, through the same service."""
+    from projects.push.services import push_message_send
+
+    message = _take(args, required=("message",))["message"]
+    if not isinstance(message, dict):
+        raise InvalidArgument("'message' must be an object.", details={"field": "message"})
+    unknown = sorted(set(message) - PUSH_FIELDS)
+    if unknown:
+        raise InvalidArgument(f"Unknown field {unknown[0]!r} in the message.", details={"field": unknown[0]})
+    return push_message_send(
+        ctx=ctx, target=message.get("target"), notification=message.get("notification"), data=message.get("data"),
+        android=message.get("android"), apns=message.get("apns"), webpush=message.get("webpush"),
+        send_at=message.get("sendAt"),
+    )
 
 
 OPERATIONS: dict[str, Operation] = {

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from functions.models import FINAL_STATUSES, Execution, ExecutionStatus, FunctionVersion
+from projects.usage import usage_record
 
 logger = logging.getLogger("baas.functions")
 ORDER_WAIT_SECONDS = 0.2
@@ -216,7 +217,7 @@ def execution_run(execution_id: str) -> dict[str, Any] | None:
             error=outcome.error,
             dead_letter=failed and execution.max_attempts > 1,
         )
-    _usage_record(execution.project_id)
+    usage_record(execution.project_id, "function_runs")
     return execution_json(execution)
 
 
@@ -252,11 +253,3 @@ def _sandbox_run(execution: Execution, version: FunctionVersion) -> Any:
         from functions.sandbox import SandboxResult
 
         return SandboxResult(status="failed", error={"type": "SandboxError", "message": str(error)[:500]})
-
-
-def _usage_record(project_id: str) -> None:
-    try:
-        from projects.usage import usage_record
-    except ImportError:
-        return
-    usage_record(project_id, "function_runs")

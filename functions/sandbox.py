@@ -26,7 +26,7 @@ from typing import IO, Any, Literal
 from django.conf import settings
 
 from baas.api.errors import ApplicationError
-from functions.pool import RuntimeProcess, SandboxUnavailable, base_environ, runtime_start, runtime_take
+from functions.pool import RuntimeProcess, SandboxUnavailable, base_environ, pool_get, runtime_start, runtime_take
 from functions.runtime.baas_functions import _wire
 
 logger = logging.getLogger("baas.functions.sandbox")
@@ -425,3 +425,14 @@ def sandbox_discover(*, files: dict[str, str], limits: Limits) -> list[dict[str,
     if not isinstance(functions, list):
         raise DeployError("The code's import answered an unexpected result.")
     return functions
+
+
+def sandbox_prepare() -> None:
+    """Decide the isolation (probing bubblewrap) and start filling this process's warm
+    pool now, for a worker's start-up (after any fork): its first invocation then finds
+    a process ready instead of paying for both. A setup that cannot start sandboxes is
+    logged here and raised again at the first invocation."""
+    try:
+        pool_get(allow_network=bool(settings.BAAS_FUNCTIONS_ALLOW_NETWORK))
+    except SandboxUnavailable:
+        logger.exception("function sandboxes cannot start on this worker")

@@ -36,6 +36,7 @@ from baas.api.errors import (
 from projects.documents import changelog, selectors
 from projects.documents.access import compiled_rule
 from projects.documents.query import Query, decode_cursor, parse_query
+from projects.usage import usage_gauge_add
 from realtime.hub import Feed, Hub, hub_for_loop
 from realtime.subscriptions import EntryView, SnapshotFold, Subscription, auth_key, event_for, parse_subscribe
 
@@ -135,6 +136,7 @@ class Connection:
                 self._close_with(error, CLOSE_POLICY)
             else:
                 self.authenticated = self.ctx.is_privileged  # secret keys need no user token
+                usage_gauge_add(self.project_id, "realtime_connections", 1)
                 self.feed = await self.hub.attach(self)
             while True:
                 message = await self.receive()
@@ -146,6 +148,8 @@ class Connection:
                     await self._handle(message.get("text") if message.get("text") is not None else message.get("bytes"))
         finally:
             self.closing = True
+            if self.ctx is not None:
+                usage_gauge_add(self.project_id, "realtime_connections", -1)
             for sub in self.subs.values():
                 sub.active = False
             if self.feed is not None:

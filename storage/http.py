@@ -37,6 +37,7 @@ from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
+from baas.api import cors
 from baas.api.edge import authenticate_limited
 from baas.api.context import RequestContext
 from baas.api.errors import (
@@ -52,6 +53,7 @@ from baas.api.errors import (
 from baas.api.views import apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_requests
+from projects.usage import usage_request
 from storage import direct, selectors, services, signing
 from storage.backends import backend_get
 from storage.models import Bucket, StoredObject
@@ -527,10 +529,15 @@ class StorageApp:
             key = name.decode("latin-1")
             headers[key] = f"{headers[key]}, {value.decode('latin-1')}" if key in headers else value.decode("latin-1")
         request_id = _request_id(headers.get("x-request-id"))
+        origin = headers.get("origin")
+        if origin is not None and cors.is_preflight(scope["method"], headers):
+            await self._send(send, ObjectResponse(204), request_id, scope["method"], loop, extra=cors.preflight_headers(headers))
+            return
+        extra = cors.response_headers(origin) if origin is not None else ()
         path = _strict_path(scope)
         if path is None:
             error = InvalidArgument("The path is not valid UTF-8.")
-            await self._send(send, ObjectResponse(400, json=error.as_dict()), request_id, scope["method"], loop)
+            await self._send(send, ObjectResponse(400, json=error.as_dict()), request_id, scope["method"], loop, extra=extra)
             return
         client = scope.get("client") or ("unknown", 0)
         request = ObjectRequest(
@@ -543,7 +550,8 @@ class StorageApp:
             request_id=request_id,
         )
         response = await loop.run_in_executor(self.pool, _run, request)
-        await self._send(send, response, request_id, scope["method"], loop, receive)
+        await self._send(send, response, request_id, scope["method"], loop, receive, extra=extra)
+        usage_request(path.split("/", 4)[3], response.status)  # /v1/projects/{id}/…
         http_requests.labels(scope["method"], str(response.status)).inc()
 
     async def _send(
@@ -554,9 +562,11 @@ class StorageApp:
         method: str,
         loop: asyncio.AbstractEventLoop,
         receive: Receive | None = None,
+        extra: list[tuple[bytes, bytes]] | tuple[()] = (),
     ) -> None:
         body = response.encoded()
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+        headers.extend(extra)
         if response.json is not None:
             headers.append((b"content-type", b"application/json"))
             headers.append((b"content-length", str(len(body)).encode()))

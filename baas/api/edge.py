@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 
+from baas.api import cors
 from baas.api.authentication import authenticate_cached, authenticate_project_request
 from baas.api.context import RequestContext
 from baas.api.errors import (
@@ -49,6 +50,7 @@ from baas.api.parsers import json_loads
 from baas.api.views import SAFE_METHODS, apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_latency, http_requests
+from projects.usage import usage_request
 
 logger = logging.getLogger("baas.errors")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -276,11 +278,16 @@ class EdgeApp:
         for name, value in scope["headers"]:
             headers[name.decode("latin-1")] = value.decode("latin-1")
         request_id = _request_id(headers.get("x-request-id"))
+        origin = headers.get("origin")
+        if origin is not None and cors.is_preflight(scope["method"], headers):
+            await _send(send, EdgeResponse(204), request_id, "", cors.preflight_headers(headers))
+            return
+        extra = cors.response_headers(origin) if origin is not None else ()
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             body = await _read_body(receive, headers, limit)
         except PayloadTooLarge as error:
-            await _send(send, EdgeResponse(413, error.as_dict(), {"connection": "close"}), request_id, "")
+            await _send(send, EdgeResponse(413, error.as_dict(), {"connection": "close"}), request_id, "", extra)
             return
         client = scope.get("client") or ("unknown", 0)
         request = EdgeRequest(
@@ -298,7 +305,8 @@ class EdgeApp:
         if response is None:
             run = self.run_write if route.is_write(request.method) else self.run_read
             response = await run(route, request)
-        await _send(send, response, request_id, headers.get("accept-encoding", ""))
+        await _send(send, response, request_id, headers.get("accept-encoding", ""), extra)
+        usage_request(params.get("project_id", ""), response.status)
         http_requests.labels(request.method, str(response.status)).inc()
         http_latency.observe(time.perf_counter() - started)
 
@@ -323,8 +331,11 @@ async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> b
     return b"".join(chunks)
 
 
-async def _send(send: Send, response: EdgeResponse, request_id: str, accept_encoding: str) -> None:
+async def _send(
+    send: Send, response: EdgeResponse, request_id: str, accept_encoding: str, extra: list[tuple[bytes, bytes]] | tuple[()] = ()
+) -> None:
     body, headers = _serialize(response, accept_encoding)
+    headers.extend(extra)
     headers.append((b"content-length", str(len(body)).encode()))
     headers.append((b"x-request-id", request_id.encode()))
     headers.append((b"x-content-type-options", b"nosniff"))

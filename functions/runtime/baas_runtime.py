@@ -93,15 +93,19 @@ def _prctl(option: int, value: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
-def setup(init: dict[str, Any]) -> None:
-    """Everything before user code: leave the network, drop privileges, settle in."""
+def setup(init: dict[str, Any]) -> dict[str, Any]:
+    """Everything before user code: leave the network, drop privileges, settle in.
+    Answers what the platform should know about how that went."""
+    report: dict[str, Any] = {}
     if init.get("parentDeathSignal"):
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != init.get("parentPid"):
             os._exit(0)  # the platform died before the signal was armed
     if init.get("unshareNetwork"):
+        # Needs CAP_SYS_ADMIN, which a container may withhold even from root: then only
+        # the Python-level guard remains, and the platform says so.
         if _libc().unshare(CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+            report["networkNamespace"] = f"unshare(CLONE_NEWNET) failed: {os.strerror(ctypes.get_errno())}"
     work_dir = init["workDir"]
     uid, gid = init.get("uid"), init.get("gid")
     if uid is not None and gid is not None:
@@ -116,6 +120,7 @@ def setup(init: dict[str, Any]) -> None:
     code_dir = init["codeDir"]
     sys.path[:] = [code_dir, RUNTIME_DIR] + [entry for entry in sys.path if entry not in (code_dir, RUNTIME_DIR, "")]
     sys.dont_write_bytecode = True
+    return report
 
 
 def apply_limits(limits: dict[str, Any]) -> None:
@@ -193,7 +198,7 @@ def _flush() -> None:
 def run(job: dict[str, Any], channel: Channel, code_dir: str) -> dict[str, Any]:
     module_name, _, attribute = str(job["entrypoint"]).partition(":")
     context = job.get("context") or {}
-    reserve: bytearray | None = bytearray(RESERVE_BYTES)
+    reserve = [bytearray(RESERVE_BYTES)]  # held while user code runs, released to report a MemoryError
     try:
         module = importlib.import_module(module_name)
         handler = getattr(module, attribute)
@@ -209,10 +214,10 @@ def run(job: dict[str, Any], channel: Channel, code_dir: str) -> dict[str, Any]:
         )
         value = handler(Event(job.get("event") or {}), ctx)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the function's failures too
-        reserve = None
+        reserve.clear()
         gc.collect()
         return {"type": "result", "status": "failed", "error": _error(exc, code_dir)}
-    reserve = None
+    reserve.clear()
     return {"type": "result", "status": "succeeded", "result": value}
 
 
@@ -242,8 +247,8 @@ def main() -> None:
     fd, limit = int(sys.argv[1]), int(sys.argv[2])
     channel = Channel(fd, limit)
     init = channel.read()
-    setup(init)
-    channel.send({"type": "ready", "pid": os.getpid()})
+    report = setup(init)
+    channel.send({"type": "ready", "pid": os.getpid(), **report})
     job = channel.read()
     channel.send({"type": "started"})  # from here on, user code may run: no retry
     importlib.invalidate_caches()  # the code was written after the path was scanned

@@ -113,6 +113,7 @@ def test_refusals_arrive_as_api_errors_with_the_apis_code(project: Any) -> None:
                 "unknown_op": attempt(lambda: ctx.db._call("db.drop_everything", {})),
                 "forged_project": attempt(lambda: ctx.db._call("db.get", {"collection": "c", "id": "d", "projectId": "beta-app"})),
                 "push": attempt(lambda: ctx.push.send({"token": "t", "notification": {"title": "hi"}})),
+                "pushed": ctx.push.send({"target": {"tokens": ["device-1"]}, "notification": {"title": "hi"}}),
             }
         """,
         bridge=bridge_of(project),
@@ -126,7 +127,13 @@ def test_refusals_arrive_as_api_errors_with_the_apis_code(project: Any) -> None:
     assert answer["unknown_op"][0] == "invalid_argument"
     assert answer["unknown_op"][1] == "Unknown operation 'db.drop_everything'."
     assert answer["forged_project"] == ["invalid_argument", "Unknown arguments: projectId.", {"fields": ["projectId"]}]
-    assert answer["push"] == ["failed_precondition", "push is not available", {}]
+    assert answer["push"] == ["invalid_argument", "Unknown field 'token' in the message.", {"field": "token"}]
+    # What the REST call answers: recorded and queued (without FCM credentials a job then
+    # settles it as a dry run).
+    assert answer["pushed"]["status"] == "queued" and answer["pushed"]["id"]
+    from projects.push.models import PushMessage
+
+    assert list(PushMessage.objects.for_project(project.project.id).values_list("id", flat=True)) == [answer["pushed"]["id"]]
     assert documents_of(project, "c") == {"d": {"n": 1}}
 
 

@@ -6,6 +6,8 @@ import glob
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -352,3 +354,36 @@ def test_sandboxes_cannot_touch_each_other(isolation: str, settings: Any) -> Non
         assert prober.result == {"kill": "PermissionError", "environ": "PermissionError", "mem": "PermissionError",
                                  "cwd/release": "PermissionError"}
     assert outcome["holder"].status == "succeeded" and outcome["holder"].result == "held"
+
+
+CONTAINED_PLATFORM = """
+import json, os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "baas.settings"
+import django
+django.setup()
+from functions import pool
+from functions.sandbox import Limits, sandbox_run
+from tests.functions_sandbox.test_isolation import NETWORK_PROBE
+from tests.functions_sandbox.conftest import source
+result = sandbox_run(files=source(NETWORK_PROBE), entrypoint="main:handler", event={"data": int(sys.argv[1])}, env={},
+                     context={}, limits=Limits(timeout_seconds=20), bridge=None)
+print(json.dumps({"mode": pool.sandbox_mode(), "status": result.status, "result": result.result, "error": result.error}))
+"""
+
+
+def test_without_namespaces_a_denied_network_keeps_only_the_python_guard(tcp_server: int) -> None:
+    """A root platform without CAP_SYS_ADMIN (a container's default): bubblewrap cannot
+    start, the network namespace cannot be left; Python sockets are refused, a child
+    program is not (the documented limit of process mode)."""
+    env = {**os.environ, "BAAS_FUNCTIONS_SANDBOX": "auto", "BAAS_FUNCTIONS_ALLOW_NETWORK": "0", "BAAS_FUNCTIONS_POOL_SIZE": "0"}
+    done = subprocess.run(
+        ["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", sys.executable, "-c", CONTAINED_PLATFORM, str(tcp_server)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["mode"] == "process"
+    assert outcome["status"] == "succeeded", outcome["error"]
+    assert outcome["result"] == {"direct": "PermissionError", "child": "pong"}
+    assert "functions run without bubblewrap" in done.stderr
+    assert "only a Python-level guard stops them" in done.stderr

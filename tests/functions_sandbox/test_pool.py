@@ -102,3 +102,18 @@ def test_an_unknown_isolation_setting_is_refused(settings: Any) -> None:
     with pytest.raises(SandboxUnavailable) as caught:
         run("def handler(event, ctx):\n    return 1\n")
     assert "auto, bwrap or process" in str(caught.value)
+
+
+def test_prepare_fills_the_pool_before_the_first_run(settings: Any) -> None:
+    from functions import pool
+    from functions.sandbox import sandbox_prepare
+
+    settings.BAAS_FUNCTIONS_POOL_SIZE = 2
+    sandbox_prepare()
+    prepared = pool.pool_get(allow_network=True)
+    assert prepared is not None and prepared.wait_ready(30)
+    warm_pids = {runtime.pid for runtime in prepared.ready}
+    assert len(warm_pids) == 2
+    result = run("import os\n\ndef handler(event, ctx):\n    return os.getuid()\n")
+    # The run used one of the prepared processes: its uid is the base plus that pid.
+    assert result.result - 1_000_000_000 in warm_pids

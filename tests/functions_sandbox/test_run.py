@@ -391,3 +391,42 @@ def test_user_code_breaking_the_control_channel_only_fails_itself() -> None:
     assert "exceeds the limit" in garbage.error["message"]
     after = run("def handler(event, ctx):\n    return 'still fine'\n")
     assert after.status == "succeeded" and after.result == "still fine"
+
+
+def test_a_fork_bomb_hits_the_process_limit_and_leaves_nothing(isolation: str) -> None:
+    from functions.pool import sweep_wait
+
+    result = run(
+        """
+        import os, subprocess
+
+        def handler(event, ctx):
+            print(os.getuid(), flush=True)
+            children = []
+            for _ in range(500):
+                children.append(subprocess.Popen(["sleep", "60"], start_new_session=True))
+            return len(children)
+        """
+    )
+    assert result.status == "failed"
+    assert result.error["type"] == "BlockingIOError"
+    assert "Resource temporarily unavailable" in result.error["message"]
+    uid = int(result.stdout.split()[0])
+    assert sweep_wait(10)
+    deadline = time.monotonic() + 2
+    while processes_of_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert processes_of_uid(uid) == []
+
+
+def test_open_files_are_limited() -> None:
+    result = run(
+        """
+        def handler(event, ctx):
+            handles = [open("/dev/null") for _ in range(1000)]
+            return len(handles)
+        """
+    )
+    assert result.status == "failed"
+    assert result.error["type"] == "OSError"
+    assert "Too many open files" in result.error["message"]

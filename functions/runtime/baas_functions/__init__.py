@@ -331,7 +331,7 @@ class Push:
         self._call = call
 
     def send(self, message: dict[str, Any]) -> Any:
-        """Send a push message (the body of ``POST …/push/send``)."""
+        """Send a push message (the body of ``POST …/push/messages``); answers ``{"id", "status", …}``."""
         return self._call("push.send", {"message": message})
 
 
