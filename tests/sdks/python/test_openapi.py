@@ -1,6 +1,5 @@
 """Every HTTP call the SDK makes is described in the served OpenAPI document, so a client
-generated from it reaches the same operations. (Push devices are added here when their
-routes exist.)"""
+generated from it reaches the same operations."""
 
 from __future__ import annotations
 
@@ -23,7 +22,9 @@ SDK_OPERATIONS = [
     ("delete", "buckets/{bucket}"), ("put", "buckets/{bucket}/objects/{path}"),
     ("get", "buckets/{bucket}/objects/{path}"), ("delete", "buckets/{bucket}/objects/{path}"),
     ("get", "buckets/{bucket}/objects"), ("post", "buckets/{bucket}/objects/{path}:sign"),
-    ("post", "functions/{name}:call"),
+    ("post", "functions/{name}:call"), ("post", "push/devices"), ("get", "push/devices"),
+    ("delete", "push/devices/{token}"), ("put", "push/devices/{token}/topics/{topic}"),
+    ("delete", "push/devices/{token}/topics/{topic}"),
 ]
 
 
