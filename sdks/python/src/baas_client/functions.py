@@ -22,12 +22,26 @@ class Push:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
-    def register(self, token: str, *, platform: str, app_version: str | None = None) -> Any:
-        """Register this device's push token (for the signed-in user, if any)."""
+    def register(self, token: str, *, platform: str, app_version: str | None = None, uid: str | None = None) -> Any:
+        """Register (or refresh) this device's push token for the signed-in user;
+        ``platform`` is android, ios or web. A secret key may name the ``uid``."""
         body: dict[str, Any] = {"token": token, "platform": platform}
         if app_version is not None:
             body["appVersion"] = app_version
+        if uid is not None:
+            body["uid"] = uid
         return self._t.run(Call("POST", "push/devices", json=body))
+
+    def devices(self, *, uid: str | None = None) -> Any:
+        """The signed-in user's devices; with a secret key, the devices of ``uid``."""
+        return self._t.run(Call("GET", "push/devices", params={"uid": uid}, parse=lambda r: r.json()["devices"]))
 
     def unregister(self, token: str) -> Any:
         return self._t.run(Call("DELETE", f"push/devices/{segment(token)}", parse=lambda r: None))
+
+    def subscribe_topic(self, token: str, topic: str) -> Any:
+        return self._t.run(Call("PUT", f"push/devices/{segment(token)}/topics/{segment(topic)}", parse=lambda r: None))
+
+    def unsubscribe_topic(self, token: str, topic: str) -> Any:
+        return self._t.run(Call("DELETE", f"push/devices/{segment(token)}/topics/{segment(topic)}",
+                                parse=lambda r: None))
