@@ -15,6 +15,48 @@ def add_edge_routes(result: dict[str, Any], generator: Any, request: Any, public
     result.setdefault("paths", {}).update(openapi_paths(EDGE_ROUTES))
     result["paths"].update(storage_paths())
     result["paths"] = dict(sorted(result["paths"].items()))
-    components = result.setdefault("components", {})
-    components.setdefault("securitySchemes", {})["ApiKey"] = {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+    describe_security_and_errors(result)
     return result
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "example": "invalid_argument"},
+                "message": {"type": "string"},
+                "details": {"type": "object", "additionalProperties": True},
+            },
+        }
+    },
+}
+
+
+def describe_security_and_errors(result: dict[str, Any]) -> None:
+    """Every project call takes a key (X-Api-Key), with an end user's access token beside
+    it where one is signed in; project creation takes a console user's personal access
+    token. Every call answers errors in one shape. Declared here once, so a generated
+    client sends the credentials and knows the error type for every operation."""
+    components = result.setdefault("components", {})
+    schemes = components.setdefault("securitySchemes", {})
+    schemes["ApiKey"] = {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+    schemes["BearerAuth"] = {"type": "http", "scheme": "bearer", "description": "an end user's access token, or a console personal access token"}
+    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or method not in ("get", "put", "post", "patch", "delete", "head"):
+                continue
+            if path.startswith("/v1/projects/{"):
+                # A key alone, a key with a user's token, or a console token alone.
+                operation["security"] = [{"ApiKey": []}, {"ApiKey": [], "BearerAuth": []}, {"BearerAuth": []}]
+            elif path.startswith("/v1/projects"):
+                operation["security"] = [{"BearerAuth": []}]
+            if path.startswith("/v1/"):
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("4XX", error)
+                responses.setdefault("5XX", error)

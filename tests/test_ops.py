@@ -61,6 +61,29 @@ def test_openapi_document_lists_the_api(api: Any) -> None:
         assert path in document["paths"], path
 
 
+def test_every_api_operation_declares_its_credentials_and_error_shape(api: Any) -> None:
+    """What a generated client needs: which headers to send, and the error type."""
+    document = api.get("/v1/openapi.json").body
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+    assert schemes["BearerAuth"]["scheme"] == "bearer"
+    assert document["components"]["schemas"]["Error"]["required"] == ["error"]
+    checked = 0
+    for path, operations in document["paths"].items():
+        if not path.startswith("/v1/projects"):
+            continue
+        for method, operation in operations.items():
+            if method not in ("get", "put", "post", "patch", "delete"):
+                continue
+            checked += 1
+            allowed = [set(requirement) for requirement in operation["security"]]
+            assert ({"ApiKey"} in allowed) == path.startswith("/v1/projects/{"), (method, path)
+            assert operation["responses"]["4XX"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert checked > 60
+    deleted = document["paths"]["/v1/projects/{project_id}/collections/{collection}/documents/{doc_id}"]["delete"]
+    assert "204" in deleted["responses"]
+
+
 def test_docs_page_and_its_vendored_assets_are_served(asgi_server: Any) -> None:
     page = requests.get(asgi_server.url + "/docs/", timeout=10)
     assert page.status_code == 200

@@ -429,6 +429,10 @@ def openapi_paths(routes: list[Route]) -> dict[str, Any]:
             }
             if method in ("POST", "PUT", "PATCH"):
                 operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
+            if method in ("POST", "PUT"):  # a create answers 201
+                operation["responses"]["201"] = {"description": "Created", "content": {"application/json": {"schema": {"type": "object"}}}}
+            if method == "DELETE":
+                operation["responses"] = {"204": {"description": "Deleted"}}
             operations[_OPERATION_NAMES[method]] = operation
         paths[path] = operations
     return paths
