@@ -110,6 +110,7 @@ class Connection:
         self.closing = False
         self.sending = False  # an ASGI send is still in flight: later messages wait behind it
         self.direct: DirectSocket | None = None  # prepared frames go straight to the transport
+        self.cork: list[bytes] = []  # frames gathered during one slice of the hub's fan-out
         self.close_code = 1000
         self.connected_at = self.last_heard = time.monotonic()
         self.hub: Hub | None = None
@@ -244,8 +245,18 @@ class Connection:
         """
         if sub is not None:
             sub.sent_position = max(sub.sent_position, seq)
-        if self.direct is not None and self.direct.write(message.frame):
-            return
+        direct = self.direct
+        if direct is not None:
+            if self.cork:  # ready when the first was gathered, and no await since
+                self.cork.append(message.frame)
+                return
+            hub = self.hub
+            if hub is not None and hub.corking and direct.ready():
+                self.cork.append(message.frame)
+                hub.corked.append(self)
+                return
+            if direct.write(message.frame):
+                return
         coroutine = self.send_raw({"type": "websocket.send", "text": message.text})
         try:
             suspended = coroutine.send(None)
@@ -258,6 +269,13 @@ class Connection:
         self.sending = True
         task = asyncio.ensure_future(_finish(coroutine, suspended))
         task.add_done_callback(self._sent)
+
+    def flush(self) -> None:
+        """Write the gathered frames (the hub calls this before it next awaits)."""
+        frames, self.cork = self.cork, []
+        if frames and self.direct is not None and not self.direct.write(b"".join(frames) if len(frames) > 1 else frames[0]):
+            self.closing = True  # lost between gathering and writing: resume covers it
+            self.wakeup.set()
 
     def _sent(self, task: asyncio.Future[Any]) -> None:
         self.sending = False

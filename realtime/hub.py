@@ -67,6 +67,10 @@ class Hub:
         self._executor = ThreadPoolExecutor(max_workers=settings.BAAS_REALTIME_DB_THREADS, thread_name_prefix="baas-rt-db")
         self._attaching: dict[str, asyncio.Future[Feed]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # While a slice of entries is fanned out, frames for a socket are gathered
+        # (Connection.cork) and written once per socket when the slice ends.
+        self.corking = False
+        self.corked: list[Connection] = []
         changelog.entries_wanted = True  # this process's rounds hand their entries over
         self._start_background()
 
@@ -186,10 +190,23 @@ class Hub:
             feed.wanted = max(feed.wanted, entry.seq)
             feed.recent.append(entry)
             view = EntryView(entry)
-            for subscriber in list(feed.connections):
-                subscriber.offer(view)
+            self.corking = True
+            try:
+                for subscriber in list(feed.connections):
+                    subscriber.offer(view)
+            finally:
+                if index % 16 == 0 or index == len(entries):
+                    self._uncork()
             if index % 16 == 0:
                 await asyncio.sleep(0)  # let sockets drain between slices of a big batch
+        self._uncork()
+
+    def _uncork(self) -> None:
+        """Write what each socket was given in this slice: one write per socket, not per event."""
+        self.corking = False
+        corked, self.corked = self.corked, []
+        for connection_ in corked:
+            connection_.flush()
 
     async def entries_after(self, feed: Feed, seq: int, until: int) -> list[ChangeEntry]:
         """Entries in (seq, until], from memory when recent, else from the log.
