@@ -173,3 +173,24 @@ def test_a_protocol_violation_closes_with_1002(asgi_server_factory: Any, project
     bits, opcode, masked, payload, _ = raw.frame()
     assert (opcode, masked) == (0x8, False)
     assert struct.unpack("!H", payload[:2])[0] == 1002
+
+
+def test_a_burst_arrives_as_whole_frames_in_order(server: Any, project: Any) -> None:
+    """A batch is one round: its events for one socket may leave in a single write, still
+    as separate, complete frames, in seq order, once each."""
+    admin = Http(server.url, P, project.secret_key)
+    assert admin.put("/collections/burst", {"rules": {"read": "true"}}).status_code == 200
+    raw = RawSocket(server, project.publishable_key)
+    raw.send_json({"type": "auth", "token": None})
+    assert raw.message()["type"] == "authenticated"
+    raw.send_json({"type": "subscribe", "id": "b", "collection": "burst"})
+    start = raw.message()["seq"]
+    writes = [{"op": "set", "collection": "burst", "id": f"d{n:02}", "data": {"n": n}} for n in range(40)]
+    response = admin.post("/batch", {"writes": writes})
+    assert response.status_code == 200, response.text
+    events = [raw.message() for _ in range(40)]
+    assert [event["seq"] for event in events] == list(range(start + 1, start + 41))
+    assert [event["doc"]["data"]["n"] for event in events] == list(range(40))
+    assert {event["change"] for event in events} == {"added"}
+    raw.send_json({"type": "ping"})
+    assert raw.message() == {"type": "pong"}  # nothing else was sent in between
