@@ -180,26 +180,25 @@ class Hub:
             feed.pumping = False
 
     async def _dispatch(self, feed: Feed, entries: list[ChangeEntry]) -> None:
-        for index, entry in enumerate(entries, 1):
-            if entry.seq <= feed.position:
-                continue
-            if entry.seq != feed.position + 1:
-                # Numbered in one committed round, a project's seqs are dense.
-                logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
-            feed.position = entry.seq
-            feed.wanted = max(feed.wanted, entry.seq)
-            feed.recent.append(entry)
-            view = EntryView(entry)
-            self.corking = True
-            try:
+        try:
+            for index, entry in enumerate(entries, 1):
+                if entry.seq <= feed.position:
+                    continue
+                if entry.seq != feed.position + 1:
+                    # Numbered in one committed round, a project's seqs are dense.
+                    logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
+                feed.position = entry.seq
+                feed.wanted = max(feed.wanted, entry.seq)
+                feed.recent.append(entry)
+                view = EntryView(entry)
+                self.corking = True
                 for subscriber in list(feed.connections):
                     subscriber.offer(view)
-            finally:
-                if index % 16 == 0 or index == len(entries):
+                if index % 16 == 0:
                     self._uncork()
-            if index % 16 == 0:
-                await asyncio.sleep(0)  # let sockets drain between slices of a big batch
-        self._uncork()
+                    await asyncio.sleep(0)  # let sockets drain between slices of a big batch
+        finally:
+            self._uncork()  # never leave frames gathered across an await
 
     def _uncork(self) -> None:
         """Write what each socket was given in this slice: one write per socket, not per event."""
