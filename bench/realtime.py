@@ -148,7 +148,11 @@ async def open_subscribers(system: Any, count: int, on_event: Callable[[bytes], 
 # --- latency --------------------------------------------------------------------------------------------
 
 
-async def latency_run(system: Any, host: str, port: int, subscribers: int, writes: int, rate: float) -> dict[str, Any]:
+async def latency_run(
+    system: Any, host: str, port: int, subscribers: int, writes: int, rate: float, pid: int | None = None
+) -> dict[str, Any]:
+    """Latencies, and (given the server's pid) its CPU time per delivered event: CPU time,
+    unlike wall-clock latency, hardly moves when other work loads the machine."""
     arrivals: dict[int, list[float]] = {}
 
     def on_event(payload: bytes) -> None:
@@ -159,6 +163,7 @@ async def latency_run(system: Any, host: str, port: int, subscribers: int, write
     sockets = await open_subscribers(system, subscribers, on_event)
     writer = HttpConnection(host, port)
     sent: list[int] = []
+    cpu_before = process_tree_cpu(pid) if pid else 0.0
     for _ in range(writes):
         stamp = now_us()
         status, _ = await writer.request("POST", system.write_path, system.write_headers, system.body(stamp))
@@ -168,6 +173,7 @@ async def latency_run(system: Any, host: str, port: int, subscribers: int, write
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and sum(len(arrivals.get(s, ())) for s in sent) < writes * subscribers:
         await asyncio.sleep(0.05)
+    cpu = process_tree_cpu(pid) - cpu_before if pid else float("nan")
     writer.close()
     for socket in sockets:
         socket.close()
@@ -179,6 +185,7 @@ async def latency_run(system: Any, host: str, port: int, subscribers: int, write
         "p99": percentile(every, 0.99),
         "last_p50": percentile(last, 0.5),
         "last_p99": percentile(last, 0.99),
+        "cpu_us_per_event": cpu * 1e6 / len(every) if every else float("nan"),
     }
 
 
@@ -247,6 +254,34 @@ async def create_load(system: Any, host: str, port: int, seconds: float, concurr
 # --- memory ------------------------------------------------------------------------------------------------
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (the server's workers)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    pending.extend(int(child) for child in children.read().split())
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def process_tree_cpu(pid: int) -> float:
+    """User plus system CPU seconds of a process tree."""
+    total = 0
+    for current in process_tree(pid):
+        try:
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except FileNotFoundError:
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree_rss(pid: int) -> int:
     """Resident bytes of a process and its children (the server's workers)."""
     total = 0
@@ -286,7 +321,9 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=100, help="writes per latency run")
     parser.add_argument("--rate", type=float, default=10, help="writes per second in latency runs")
     parser.add_argument("--subscribers", default="1,100,1000")
-    parser.add_argument("--idle", default="1000,5000")
+    parser.add_argument("--idle", default="1000,5000", help="idle connection counts for memory ('' skips)")
+    parser.add_argument("--workers", default="1,2", help="server process counts to run ours with")
+    parser.add_argument("--no-cost", action="store_true", help="skip the saturation and write-cost runs")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--no-parse", action="store_true")
     parser.add_argument("--parse-dir", default=str(Path(tempfile.gettempdir()) / "baas-parse-peer"))
@@ -300,7 +337,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         admin_url = stack.enter_context(postgres())
         redis_url = stack.enter_context(redis())
-        for workers in (1, 2):
+        for workers in (int(n) for n in args.workers.split(",")):
             url = create_database(admin_url, f"bench_rt_{uuid.uuid4().hex[:6]}")
             stack.callback(drop_database, url)
             label = f"ours x{workers}"
@@ -310,13 +347,15 @@ def main() -> None:
                 asyncio.run(_open_collection(server))
                 for count in counts:
                     latency[(label, count)] = result = asyncio.run(
-                        latency_run(system, server.host, server.port, count, args.writes, args.rate)
+                        latency_run(system, server.host, server.port, count, args.writes, args.rate, server.pid)
                     )
                     print(f"    {count:>5} subscribers: delivered {result['delivered']:.1%}  p50 {fmt(result['p50'], 2)} ms  "
-                          f"p99 {fmt(result['p99'], 2)} ms  last-subscriber p99 {fmt(result['last_p99'], 2)} ms", flush=True)
+                          f"p99 {fmt(result['p99'], 2)} ms  last-subscriber p99 {fmt(result['last_p99'], 2)} ms  "
+                          f"server CPU {fmt(result['cpu_us_per_event'], 1)} us/event", flush=True)
                 if workers == 1:
-                    extra.extend(_saturation_and_cost(system, server, args.seconds))
-                    for count in (int(n) for n in args.idle.split(",")):
+                    if not args.no_cost:
+                        extra.extend(_saturation_and_cost(system, server, args.seconds))
+                    for count in (int(n) for n in args.idle.split(",") if n):
                         per = asyncio.run(idle_memory(system, server.pid, count))
                         extra.append(f"memory: {count} idle subscribed connections: {per / 1024:.1f} KB each (target < 100 KB)")
                         print("    " + extra[-1], flush=True)
@@ -334,12 +373,13 @@ def main() -> None:
                     )
                     print(f"    {count:>5} subscribers: delivered {result['delivered']:.1%}  p50 {fmt(result['p50'], 2)} ms  "
                           f"p99 {fmt(result['p99'], 2)} ms  last-subscriber p99 {fmt(result['last_p99'], 2)} ms", flush=True)
-    rows = [["system", "subscribers", "delivered", "p50 ms", "p99 ms", "last p50", "last p99", "p99 x parse"]]
+    rows = [["system", "subscribers", "delivered", "p50 ms", "p99 ms", "last p50", "last p99", "p99 x parse", "server CPU us/event"]]
     for (label, count), r in latency.items():
         peer = latency.get(("parse", count))
         rows.append([
             label, str(count), f"{r['delivered']:.1%}", fmt(r["p50"], 2), fmt(r["p99"], 2), fmt(r["last_p50"], 2),
             fmt(r["last_p99"], 2), fmt(r["p99"] / peer["p99"], 2) if peer and label != "parse" else "",
+            fmt(r["cpu_us_per_event"], 1) if label != "parse" else "",
         ])
     print_table(f"realtime latency ({args.writes} writes at {args.rate:g}/s)", rows)
     for line in extra:

@@ -37,6 +37,7 @@ from projects.documents import changelog, selectors
 from projects.documents.access import compiled_rule
 from projects.documents.query import Query, decode_cursor, parse_query
 from projects.usage import usage_gauge_add
+from realtime.frames import DirectSocket, Prepared
 from realtime.hub import Feed, Hub, hub_for_loop
 from realtime.subscriptions import EntryView, SnapshotFold, Subscription, auth_key, event_for, parse_subscribe
 
@@ -45,6 +46,7 @@ logger = logging.getLogger("baas.realtime")
 CLOSE_POLICY = 4401  # unauthenticated
 CLOSE_SLOW = 4408  # slow consumer: resume with the positions sent
 CLOSE_IDLE = 4000
+WRITE_BATCH_BYTES = 256 * 1024  # one transport write for a backlog, at most about this much
 
 
 class _Continue:
@@ -99,14 +101,16 @@ class Connection:
         self.auth_key = ""
         self.authenticated = False
         self.subs: dict[str, Subscription] = {}
-        self.queue: deque[tuple[str, Subscription | None, int]] = deque()
+        self.queue: deque[tuple[Prepared, Subscription | None, int]] = deque()
         self.queued_bytes = 0
         self.buffer_limit = settings.BAAS_REALTIME_SEND_BUFFER_BYTES  # read once: push is hot
         self.wakeup = asyncio.Event()
         self.drained = asyncio.Event()
         self.drained.set()
         self.closing = False
-        self.sending = False  # a send started by hand is still in flight
+        self.sending = False  # an ASGI send is still in flight: later messages wait behind it
+        self.direct: DirectSocket | None = None  # prepared frames go straight to the transport
+        self.cork: list[bytes] = []  # frames gathered during one slice of the hub's fan-out
         self.close_code = 1000
         self.connected_at = self.last_heard = time.monotonic()
         self.hub: Hub | None = None
@@ -119,6 +123,7 @@ class Connection:
         if first.get("type") != "websocket.connect":
             return
         await self.send_raw({"type": "websocket.accept"})
+        self.direct = DirectSocket.behind(self.send_raw)
         self.hub = hub_for_loop()
         writer = asyncio.ensure_future(self._writer())
         watchdog = asyncio.ensure_future(self._watchdog())
@@ -175,50 +180,84 @@ class Connection:
                         return
                     self.wakeup.clear()
                     await self.wakeup.wait()
-                text, sub, seq = self.queue.popleft()
-                self.queued_bytes -= len(text)
-                if self.queued_bytes <= self.buffer_limit // 4:
-                    self.drained.set()
-                if sub is not None:
-                    sub.unsent -= 1
-                    sub.sent_position = max(sub.sent_position, seq)  # handed to the transport
-                await self.send_raw({"type": "websocket.send", "text": text})
+                direct = self.direct
+                if direct is not None and direct.ready():
+                    # Everything queued in one write: a backlog costs one syscall, not one per event.
+                    frames, budget = [], WRITE_BATCH_BYTES
+                    while self.queue and budget > 0:
+                        frame = self._pop().frame
+                        frames.append(frame)
+                        budget -= len(frame)
+                    direct.transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
+                    continue
+                prepared = self._pop()
+                self.sending = True  # a push meanwhile must queue, not overtake this message
+                try:
+                    await self.send_raw({"type": "websocket.send", "text": prepared.text})
+                finally:
+                    self.sending = False
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away under us
             self.closing = True
 
+    def _pop(self) -> Prepared:
+        """The next queued message, counted as handed to the transport."""
+        prepared, sub, seq = self.queue.popleft()
+        self.queued_bytes -= len(prepared.text)
+        if self.queued_bytes <= self.buffer_limit // 4:
+            self.drained.set()
+        if sub is not None:
+            sub.unsent -= 1
+            sub.sent_position = max(sub.sent_position, seq)
+        return prepared
+
     # --- outgoing -------------------------------------------------------------------------------
 
-    def push(self, message: dict[str, Any] | str, sub: Subscription | None = None, seq: int = 0) -> None:
+    def push(self, message: dict[str, Any] | str | Prepared, sub: Subscription | None = None, seq: int = 0) -> None:
         if self.closing:
             return
-        text = message if isinstance(message, str) else orjson.dumps(message).decode()
+        if not isinstance(message, Prepared):
+            message = Prepared(message if isinstance(message, str) else orjson.dumps(message).decode())
         if not self.queue and not self.sending:
-            self._send_now(text, sub, seq)
+            self._send_now(message, sub, seq)
             return
-        if self.queued_bytes + len(text) > self.buffer_limit and self.queue:
+        size = len(message.text)
+        if self.queued_bytes + size > self.buffer_limit and self.queue:
             self._overflow()
             return
-        self.queue.append((text, sub, seq))
-        self.queued_bytes += len(text)
+        self.queue.append((message, sub, seq))
+        self.queued_bytes += size
         if self.queued_bytes > self.buffer_limit // 2:
             self.drained.clear()
         if sub is not None:
             sub.unsent += 1
         self.wakeup.set()
 
-    def _send_now(self, text: str, sub: Subscription | None, seq: int) -> None:
+    def _send_now(self, message: Prepared, sub: Subscription | None, seq: int) -> None:
         """Hand a message to the server at once when nothing is queued before it.
 
-        The ASGI send is started by hand: while the socket is writable it completes
-        without suspending, which spares a task switch per message per subscriber (the
-        cost that dominates fan-out). If it does suspend (the client reads slowly), it is
-        finished in a task and later messages queue behind it.
+        Under uvicorn the prepared frame is written to the transport (see frames.py).
+        Otherwise the ASGI send is started by hand: while the socket is writable it
+        completes without suspending, which spares a task switch per message per
+        subscriber. If it does suspend (the client reads slowly), it is finished in a
+        task and later messages queue behind it.
         """
         if sub is not None:
             sub.sent_position = max(sub.sent_position, seq)
-        coroutine = self.send_raw({"type": "websocket.send", "text": text})
+        direct = self.direct
+        if direct is not None:
+            if self.cork:  # ready when the first was gathered, and no await since
+                self.cork.append(message.frame)
+                return
+            hub = self.hub
+            if hub is not None and hub.corking and direct.ready():
+                self.cork.append(message.frame)
+                hub.corked.append(self)
+                return
+            if direct.write(message.frame):
+                return
+        coroutine = self.send_raw({"type": "websocket.send", "text": message.text})
         try:
             suspended = coroutine.send(None)
         except StopIteration:
@@ -230,6 +269,13 @@ class Connection:
         self.sending = True
         task = asyncio.ensure_future(_finish(coroutine, suspended))
         task.add_done_callback(self._sent)
+
+    def flush(self) -> None:
+        """Write the gathered frames (the hub calls this before it next awaits)."""
+        frames, self.cork = self.cork, []
+        if frames and self.direct is not None and not self.direct.write(b"".join(frames) if len(frames) > 1 else frames[0]):
+            self.closing = True  # lost between gathering and writing: resume covers it
+            self.wakeup.set()
 
     def _sent(self, task: asyncio.Future[Any]) -> None:
         self.sending = False

@@ -67,6 +67,10 @@ class Hub:
         self._executor = ThreadPoolExecutor(max_workers=settings.BAAS_REALTIME_DB_THREADS, thread_name_prefix="baas-rt-db")
         self._attaching: dict[str, asyncio.Future[Feed]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # While a slice of entries is fanned out, frames for a socket are gathered
+        # (Connection.cork) and written once per socket when the slice ends.
+        self.corking = False
+        self.corked: list[Connection] = []
         changelog.entries_wanted = True  # this process's rounds hand their entries over
         self._start_background()
 
@@ -176,20 +180,32 @@ class Hub:
             feed.pumping = False
 
     async def _dispatch(self, feed: Feed, entries: list[ChangeEntry]) -> None:
-        for index, entry in enumerate(entries, 1):
-            if entry.seq <= feed.position:
-                continue
-            if entry.seq != feed.position + 1:
-                # Numbered in one committed round, a project's seqs are dense.
-                logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
-            feed.position = entry.seq
-            feed.wanted = max(feed.wanted, entry.seq)
-            feed.recent.append(entry)
-            view = EntryView(entry)
-            for subscriber in list(feed.connections):
-                subscriber.offer(view)
-            if index % 16 == 0:
-                await asyncio.sleep(0)  # let sockets drain between slices of a big batch
+        try:
+            for index, entry in enumerate(entries, 1):
+                if entry.seq <= feed.position:
+                    continue
+                if entry.seq != feed.position + 1:
+                    # Numbered in one committed round, a project's seqs are dense.
+                    logger.warning("change log gap in %s: %s after %s", feed.project_id, entry.seq, feed.position)
+                feed.position = entry.seq
+                feed.wanted = max(feed.wanted, entry.seq)
+                feed.recent.append(entry)
+                view = EntryView(entry)
+                self.corking = True
+                for subscriber in list(feed.connections):
+                    subscriber.offer(view)
+                if index % 16 == 0:
+                    self._uncork()
+                    await asyncio.sleep(0)  # let sockets drain between slices of a big batch
+        finally:
+            self._uncork()  # never leave frames gathered across an await
+
+    def _uncork(self) -> None:
+        """Write what each socket was given in this slice: one write per socket, not per event."""
+        self.corking = False
+        corked, self.corked = self.corked, []
+        for connection_ in corked:
+            connection_.flush()
 
     async def entries_after(self, feed: Feed, seq: int, until: int) -> list[ChangeEntry]:
         """Entries in (seq, until], from memory when recent, else from the log.

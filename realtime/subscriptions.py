@@ -26,6 +26,7 @@ from projects.documents.config import CollectionConfig
 from projects.documents.query import Compare, DocumentView, Filter, Junction, matches, parse_filter
 from projects.documents.validation import check_collection_name, check_doc_id
 from projects.rules.engine import activation
+from realtime.frames import Prepared
 
 SUBSCRIPTION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -111,12 +112,23 @@ class EntryView:
     depend on the subscriber (the document's JSON, rule decisions per user) are computed
     once, not once per subscriber."""
 
-    __slots__ = ("entry", "_docs", "_decisions")
+    __slots__ = ("entry", "_docs", "_decisions", "_events")
 
     def __init__(self, entry: ChangeEntry) -> None:
         self.entry = entry
         self._docs: dict[bool, str] = {}
         self._decisions: dict[tuple[Any, ...], bool] = {}
+        self._events: dict[tuple[str, str, bool], Prepared] = {}
+
+    def event(self, id_json: str, kind: str, after: bool) -> Prepared:
+        """The change message for one subscription id: one text (and frame) for all its subscribers."""
+        key = (id_json, kind, after)
+        prepared = self._events.get(key)
+        if prepared is None:
+            prepared = self._events[key] = Prepared(
+                f'{{"type":"change","sub":{id_json},"change":"{kind}","doc":{self.doc_json(after)},"seq":{self.entry.seq}}}'
+            )
+        return prepared
 
     def doc_json(self, present: bool) -> str:
         text = self._docs.get(present)
@@ -168,8 +180,8 @@ def event_for(
     privileged: bool,
     auth: dict[str, Any] | None,
     key: str,
-) -> str | None:
-    """The ``change`` message (JSON text) this entry means for this subscriber, or None."""
+) -> Prepared | None:
+    """The ``change`` message this entry means for this subscriber, or None."""
     entry = view.entry
     if entry.collection != sub.collection or (sub.doc_id is not None and entry.doc_id != sub.doc_id):
         return None
@@ -183,9 +195,7 @@ def event_for(
         kind = "removed"
     else:
         return None
-    return (
-        f'{{"type":"change","sub":{sub.id_json},"change":"{kind}","doc":{view.doc_json(after)},"seq":{entry.seq}}}'
-    )
+    return view.event(sub.id_json, kind, after)
 
 
 @dataclass(slots=True)
