@@ -114,6 +114,9 @@ class AuthConfig(models.Model):
     email_action_url = models.CharField(max_length=500, blank=True, default="")
     # App URIs an OAuth sign-in may return to (exact match): no open redirect.
     redirect_uris = models.JSONField(default=list, blank=True)
+    # {"verify" | "reset": {"subject", "body"}}: the project's own wording of the mails;
+    # a purpose left out uses the built-in templates.
+    email_templates = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProjectScopedManager["AuthConfig"]()

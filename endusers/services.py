@@ -502,8 +502,15 @@ def _email_send_later(user: EndUser, purpose: str, token: str) -> None:
         "link": link,
         "minutes": lifetime // 60,
     }
-    subject = " ".join(render_to_string(f"endusers/email/{purpose}_subject.txt", context).split())
-    body = render_to_string(f"endusers/email/{purpose}_body.txt", context)
+    custom = (
+        AuthConfig.objects.for_project(user.project_id).values_list("email_templates", flat=True).first() or {}
+    ).get(purpose)
+    if custom:
+        subject = " ".join(config.email_template_render(custom["subject"], context).split())
+        body = config.email_template_render(custom["body"], context)
+    else:
+        subject = " ".join(render_to_string(f"endusers/email/{purpose}_subject.txt", context).split())
+        body = render_to_string(f"endusers/email/{purpose}_body.txt", context)
     to = user.email or ""
     transaction.on_commit(lambda: email_send.delay(to, subject, body), robust=True)
 

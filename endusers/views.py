@@ -239,7 +239,12 @@ class AuthConfigView(ProjectApiView):
 
     @extend_schema(request=OBJECT, responses=OBJECT, summary="Change end-user auth settings", operation_id="auth_config_update")
     def patch(self, request: Request, project_id: str) -> Response:
-        names = {"accessTokenLifetime": "access_token_lifetime", "emailActionUrl": "email_action_url", "redirectUris": "redirect_uris"}
+        names = {
+            "accessTokenLifetime": "access_token_lifetime",
+            "emailActionUrl": "email_action_url",
+            "redirectUris": "redirect_uris",
+            "emailTemplates": "email_templates",
+        }
         data = fields_of(request, set(names))
         changes = {names[name]: value for name, value in data.items()}
         return Response(config.auth_config_update(ctx=self.ctx_of(request), **changes))

@@ -94,6 +94,15 @@ def auth_settings(request: HttpRequest, console: Console) -> HttpResponse:
                     data["clientSecret"] = request.POST["client_secret"]
                 oauth.provider_set(ctx=console.ctx, name=name, data=data)
                 console_services.audit_record(project=console.project, actor=request.user, action="auth.provider", target=name, details={"kind": data["kind"]})
+            elif action == "email_template":
+                purpose = request.POST.get("purpose", "")
+                subject, body = request.POST.get("subject", ""), request.POST.get("body", "").replace("\r\n", "\n")
+                template = {"subject": subject, "body": body} if subject.strip() or body.strip() else None
+                auth_config.auth_config_update(ctx=console.ctx, email_templates={purpose: template})
+                console_services.audit_record(
+                    project=console.project, actor=request.user, action="auth.email_template", target=purpose,
+                    details={"reset": template is None},
+                )
             elif action == "provider_delete":
                 name = request.POST.get("name", "")
                 oauth.provider_delete(project_id=console.project.id, name=name)
@@ -113,6 +122,12 @@ def auth_settings(request: HttpRequest, console: Console) -> HttpResponse:
         "redirect_uris": "\n".join(current["redirectUris"]),
         "providers": [oauth.provider_json(p) for p in oauth.providers_list(project_id=console.project.id)],
         "kinds": [k for k, _ in OAuthProvider.KINDS],
+        "placeholders": auth_config.EMAIL_PLACEHOLDERS,
+        "templates": [
+            {"purpose": purpose, "label": label, "custom": current["emailTemplates"][purpose] is not None,
+             **(current["emailTemplates"][purpose] or {"subject": "", "body": ""})}
+            for purpose, label in (("verify", "Email verification"), ("reset", "Password reset"))
+        ],
         "error": error,
         "section": "users",
     }

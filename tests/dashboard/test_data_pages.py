@@ -156,7 +156,7 @@ def test_auth_settings_and_oauth_providers(dev: Any) -> None:
 
     saved = dev.post(P + "auth-settings/", {"action": "config", "access_token_lifetime": "900", "email_action_url": "https://app.example.com/act", "redirect_uris": "https://app.example.com/cb\n"})
     assert saved.status_code == 302
-    assert auth_config_json("alpha-app") == {"accessTokenLifetime": 900, "accessTokenLifetimeDefault": False, "emailActionUrl": "https://app.example.com/act", "redirectUris": ["https://app.example.com/cb"]}
+    assert auth_config_json("alpha-app") == {"accessTokenLifetime": 900, "accessTokenLifetimeDefault": False, "emailActionUrl": "https://app.example.com/act", "redirectUris": ["https://app.example.com/cb"], "emailTemplates": {"verify": None, "reset": None}}
     bad = dev.post(P + "auth-settings/", {"action": "config", "access_token_lifetime": "5", "email_action_url": "", "redirect_uris": ""})
     assert bad.status_code == 400 and b"accessTokenLifetime" in bad.content
     assert auth_config_json("alpha-app")["accessTokenLifetime"] == 900
@@ -167,6 +167,26 @@ def test_auth_settings_and_oauth_providers(dev: Any) -> None:
     assert [p.name for p in providers_list(project_id="alpha-app")] == ["gh"]
     dev.post(P + "auth-settings/", {"action": "provider_delete", "name": "gh"})
     assert providers_list(project_id="alpha-app") == []
+
+
+def test_email_templates_are_edited_in_place(dev: Any) -> None:
+    from dashboard.models import AuditEntry
+    from endusers.config import auth_config_json
+
+    saved = dev.post(P + "auth-settings/", {"action": "email_template", "purpose": "verify", "subject": "Confirm {{ email }}",
+                                            "body": "Open {{ link }}\r\nor type {{ token }}"})
+    assert saved.status_code == 302
+    assert auth_config_json("alpha-app")["emailTemplates"] == {
+        "verify": {"subject": "Confirm {{ email }}", "body": "Open {{ link }}\nor type {{ token }}"}, "reset": None,
+    }
+    page = dev.get(P + "auth-settings/")
+    assert b'data-template="verify"' in page.content and b"Confirm {{ email }}" in page.content
+    bad = dev.post(P + "auth-settings/", {"action": "email_template", "purpose": "verify", "subject": "x", "body": "{{ password }} {{ token }}"})
+    assert bad.status_code == 400 and b"Unknown placeholder" in bad.content
+    assert auth_config_json("alpha-app")["emailTemplates"]["verify"]["subject"] == "Confirm {{ email }}"
+    reset = dev.post(P + "auth-settings/", {"action": "email_template", "purpose": "verify", "subject": "", "body": ""})
+    assert reset.status_code == 302 and auth_config_json("alpha-app")["emailTemplates"]["verify"] is None
+    assert AuditEntry.objects.for_project("alpha-app").filter(action="auth.email_template").count() == 2
 
 
 def test_buckets_folders_upload_download_delete(dev: Any) -> None:

@@ -244,3 +244,45 @@ def test_codes_of_one_project_mean_nothing_to_another(api: Any, project: Any, ot
     # Both codes still work where they belong.
     assert alpha.post(f"{AUTH}/verify-email/confirm", {"token": verify_code}).status == 200
     assert alpha.post(f"{AUTH}/password-reset/confirm", {"token": reset_code, "newPassword": NEW_PASSWORD}).status == 200
+
+
+# --- the project's own wording ----------------------------------------------------------------
+
+
+def test_a_projects_own_mail_templates_are_used_and_can_be_reset(public_api: Any, secret_api: Any, mail: Any) -> None:
+    template = {"subject": "{{ project_name }}: new password",
+                "body": "Hi {{ email }}, your code: {{ token }} ({{ minutes }} min) {% include 'admin/base.html' %}"}
+    saved = secret_api.patch(f"{AUTH}/config", {"emailTemplates": {"reset": template}})
+    assert saved.status == 200 and saved.body["emailTemplates"] == {"reset": template, "verify": None}
+    signup(public_api)
+    mail.call(public_api, f"{AUTH}/password-reset", {"email": "ada@example.com"})
+    (message,) = mail.outbox
+    assert message.subject == "Alpha: new password"
+    code = _code(message)
+    # Only the named placeholders are replaced: template code stays text, never runs.
+    assert message.body == f"Hi ada@example.com, your code: {code} (60 min) {{% include 'admin/base.html' %}}"
+    assert public_api.post(f"{AUTH}/password-reset/confirm", {"token": code, "newPassword": NEW_PASSWORD}).status == 200
+    assert secret_api.patch(f"{AUTH}/config", {"emailTemplates": {"reset": None}}).body["emailTemplates"]["reset"] is None
+    mail.call(public_api, f"{AUTH}/password-reset", {"email": "ada@example.com"})
+    assert mail.outbox[1].subject == "Reset your password for Alpha"
+
+
+@pytest.mark.parametrize(
+    "templates",
+    [
+        {"welcome": {"subject": "x", "body": "{{ token }}"}},
+        {"reset": {"subject": "x"}},
+        {"reset": {"subject": "", "body": "{{ token }}"}},
+        {"reset": {"subject": "two\nlines", "body": "{{ token }}"}},
+        {"reset": {"subject": "x", "body": "no code in here"}},
+        {"reset": {"subject": "x", "body": "{{ token }} {{ settings.SECRET_KEY }}"}},
+        {"reset": {"subject": "{{ password }}", "body": "{{ token }}"}},
+        {"reset": "text"},
+        [],
+    ],
+)
+def test_bad_mail_templates_are_400_and_change_nothing(secret_api: Any, templates: Any) -> None:
+    before = secret_api.get(f"{AUTH}/config").body
+    response = secret_api.patch(f"{AUTH}/config", {"emailTemplates": templates})
+    assert response.status == 400 and response.error_code == "invalid_argument", response.body
+    assert secret_api.get(f"{AUTH}/config").body == before
