@@ -32,6 +32,9 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _UNLIMITED_PATHS = re.compile(r"^/v1/projects/[^/]+/buckets/[^/]+/objects(/|$)")
+# The console's file upload (multipart, spooled to disk by Django, streamed on to storage):
+# held to the storage limit, not to the small limit of JSON bodies.
+_CONSOLE_UPLOAD_PATHS = re.compile(r"^/console/p/[^/]+/storage/[^/]+/$")
 
 
 class BodyLimitGuard:
@@ -47,6 +50,9 @@ class BodyLimitGuard:
                         too_large = int(value) > limit
                     except ValueError:
                         too_large = False
+                    if too_large and _CONSOLE_UPLOAD_PATHS.match(scope.get("path", "")):
+                        limit = settings.BAAS_STORAGE_MAX_FILE_SIZE + 64 * 1024  # the file and its form fields
+                        too_large = int(value) > limit
                     if too_large:
                         await self._reject(send, limit, scope)
                         return
