@@ -248,9 +248,11 @@ def test_custom_tokens_expire_and_refuse_bad_input(secret_api: Any, public_api: 
 
 
 def test_access_token_lifetime_is_configurable_per_project(secret_api: Any, public_api: Any, api: Any, other_project: Any) -> None:
-    assert secret_api.get(f"{AUTH}/config").body == {"accessTokenLifetime": 900, "accessTokenLifetimeDefault": True, "emailActionUrl": None, "redirectUris": []}
+    assert secret_api.get(f"{AUTH}/config").body == {"accessTokenLifetime": 900, "accessTokenLifetimeDefault": True, "emailActionUrl": None, "redirectUris": [],
+                                                       "emailTemplates": {"verify": None, "reset": None}}
     assert secret_api.patch(f"{AUTH}/config", {"accessTokenLifetime": 120}).body == {
         "accessTokenLifetime": 120, "accessTokenLifetimeDefault": False, "emailActionUrl": None, "redirectUris": [],
+        "emailTemplates": {"verify": None, "reset": None},
     }
     session = signup(public_api)
     claims = jwt.decode(session["accessToken"], options={"verify_signature": False})
