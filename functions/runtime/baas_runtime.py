@@ -34,8 +34,12 @@ from types import TracebackType  # noqa: E402
 from typing import Any  # noqa: E402
 
 import baas_functions  # noqa: E402
-from baas_functions import ApiError, Context, Event  # noqa: E402
-from baas_functions import _wire  # noqa: E402
+from baas_functions import (  # noqa: E402
+    ApiError,
+    Context,
+    Event,
+    _wire,  # noqa: E402
+)
 
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
@@ -191,11 +195,13 @@ def _memory_peak_kb() -> int:
 
 
 def _flush() -> None:
+    """User code may have closed or replaced the streams; what it wrote is then its own
+    business, and the result must still go back."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:
-            pass
+        except (OSError, ValueError, AttributeError):
+            continue
 
 
 def run(job: dict[str, Any], channel: Channel, code_dir: str) -> dict[str, Any]:
