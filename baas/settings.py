@@ -319,6 +319,8 @@ BAAS_STORAGE_LOCAL_DIR = Path(env_str("BAAS_STORAGE_LOCAL_DIR", str(DATA_DIR / "
 BAAS_STORAGE_MAX_FILE_SIZE = env_int("BAAS_STORAGE_MAX_FILE_SIZE", 5 * 1024**3)
 BAAS_STORAGE_CHUNK_SIZE = env_int("BAAS_STORAGE_CHUNK_SIZE", 1024 * 1024)  # bytes per read while streaming
 BAAS_STORAGE_THREADS = env_int("BAAS_STORAGE_THREADS", 32)  # upload/download threads per process
+# Local downloads go from the file to the socket by sendfile(2) when the server allows it.
+BAAS_STORAGE_SENDFILE = env_bool("BAAS_STORAGE_SENDFILE", True)
 BAAS_STORAGE_IDLE_TIMEOUT = env_int("BAAS_STORAGE_IDLE_TIMEOUT", 60)  # seconds an upload may send nothing
 # Rows a listing examines per request when rules hide objects (a page may come back short).
 BAAS_STORAGE_LIST_SCAN_LIMIT = env_int("BAAS_STORAGE_LIST_SCAN_LIMIT", 5000)

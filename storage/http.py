@@ -52,11 +52,12 @@ from baas.api.errors import (
 )
 from baas.api.views import apply_rate_limits
 from baas.logging import request_id_var
-from baas.metrics import http_requests
+from baas.metrics import http_requests, storage_download_bytes
 from projects.usage import usage_request
 from storage import direct, selectors, services, signing
-from storage.backends import backend_get
+from storage.backends import FileSpan, backend_get
 from storage.models import Bucket, StoredObject
+from storage.sendfile import ClientGone, KernelSocket
 from storage.validation import content_disposition, content_type_check, media_type, path_check
 
 logger = logging.getLogger("baas.errors")
@@ -550,7 +551,7 @@ class StorageApp:
             request_id=request_id,
         )
         response = await loop.run_in_executor(self.pool, _run, request)
-        await self._send(send, response, request_id, scope["method"], loop, receive, extra=extra)
+        await self._send(send, response, request_id, scope["method"], loop, receive, extra=extra, scope=scope)
         usage_request(path.split("/", 4)[3], response.status)  # /v1/projects/{id}/…
         http_requests.labels(scope["method"], str(response.status)).inc()
 
@@ -563,6 +564,7 @@ class StorageApp:
         loop: asyncio.AbstractEventLoop,
         receive: Receive | None = None,
         extra: list[tuple[bytes, bytes]] | tuple[()] = (),
+        scope: Scope | None = None,
     ) -> None:
         body = response.encoded()
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
@@ -589,6 +591,24 @@ class StorageApp:
             gone.set()
 
         watcher = asyncio.ensure_future(watch())
+        kernel = None
+        if isinstance(stream, FileSpan) and scope is not None and settings.BAAS_STORAGE_SENDFILE:
+            kernel = KernelSocket.behind(send, scope)
+        if kernel is not None:
+            assert isinstance(stream, FileSpan)
+            try:
+                await kernel.send_file(
+                    loop, self.pool, stream.fileno(), stream.offset, stream.count, gone, settings.BAAS_STORAGE_IDLE_TIMEOUT
+                )
+                storage_download_bytes.labels("sendfile").inc(stream.count)
+                await send({"type": "http.response.body", "body": b""})
+            except (ClientGone, OSError):
+                pass  # the response stays incomplete: uvicorn closes the connection
+            finally:
+                watcher.cancel()
+                stream.close()
+            return
+        streamed = storage_download_bytes.labels("stream")
         # The next chunk is read while this one is sent (one read in flight at a time).
         pending: asyncio.Future[bytes | None] | None = loop.run_in_executor(self.pool, next, stream, None)
         try:
@@ -600,6 +620,7 @@ class StorageApp:
                     break
                 pending = loop.run_in_executor(self.pool, next, stream, None)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                streamed.inc(len(chunk))
             if not gone.is_set():
                 await send({"type": "http.response.body", "body": b""})
         finally:
