@@ -41,6 +41,7 @@ app.conf.beat_schedule = {
         "endusers.custom_token_uses_purge",
         "endusers.signing_keys_purge",
         "functions.executions_purge",
+        "storage.sweep",
     )
 }
 # Due schedules and lost executions of cloud functions; schedule changes take effect at the

@@ -51,6 +51,7 @@ class Backend(Protocol):
     def writer(self, key: str, *, content_type: str) -> BlobWriter: ...
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
     def delete(self, key: str) -> None: ...
+    def stale_uploads_abort(self, older_than: float) -> int: ...
     def keys(self, prefix: str) -> list[str]: ...
     def presigned_url(
         self, key: str, *, method: str, expires_in: int, content_type: str | None = None, disposition: str | None = None
@@ -175,6 +176,19 @@ class LocalBackend:
     def incoming(self) -> list[Path]:
         directory = self.root / ".incoming"
         return sorted(directory.iterdir()) if directory.exists() else []
+
+    def stale_uploads_abort(self, older_than: float) -> int:
+        """Remove upload files last written before ``older_than`` (epoch seconds): what a
+        crashed server left in ``.incoming/`` (a live upload writes at least every idle timeout)."""
+        removed = 0
+        for path in self.incoming():
+            try:
+                if path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # finished or aborted meanwhile
+                pass
+        return removed
 
     def presigned_url(
         self, key: str, *, method: str, expires_in: int, content_type: str | None = None, disposition: str | None = None
@@ -319,6 +333,18 @@ class S3Backend:
     def pending_uploads(self, prefix: str) -> list[str]:
         answer = self.client.list_multipart_uploads(Bucket=self.config.bucket, Prefix=self.config.prefix + prefix)
         return [upload["Key"] for upload in answer.get("Uploads", [])]
+
+    def stale_uploads_abort(self, older_than: float) -> int:
+        """Abort multipart uploads begun before ``older_than`` (epoch seconds) under our
+        prefix: parts a crashed server left behind, which S3 keeps (and bills) forever."""
+        aborted = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.config.bucket, Prefix=self.config.prefix + "projects/"):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() < older_than:
+                    self.client.abort_multipart_upload(Bucket=self.config.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    aborted += 1
+        return aborted
 
     def presigned_url(
         self, key: str, *, method: str, expires_in: int, content_type: str | None = None, disposition: str | None = None

@@ -8,7 +8,8 @@ size and Content-Type until it expires, plus a signed token naming the upload.
 policy: it looks at the stored object (HEAD for size, type and write time; the bytes
 for the sha256), then writes the row, usage and event through ``object_finalize``
 exactly as a proxied upload does. A refused finalize deletes the bytes; an upload that
-is never finalized has no row, so it is invisible and counted nowhere.
+is never finalized has no object row, so it is invisible and counted nowhere, and its
+``DirectUpload`` row lets the sweep (storage/sweep.py) delete the bytes later.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from baas.api.errors import (
 from baas.api.formats import rfc3339
 from storage import signing
 from storage.backends import backend_get, project_prefix
-from storage.models import Bucket, StoredObject
+from storage.models import Bucket, DirectUpload, StoredObject
 from storage.selectors import bucket_access
 from storage.services import (
     UploadOptions,
@@ -95,6 +96,11 @@ def direct_upload_start(*, ctx: RequestContext, bucket_name: str, path: str, dat
     key = f"{project_prefix(ctx.project_id)}{bucket.pk}/{uuid.uuid4().hex}"
     expires = int(time.time()) + expires_in
     form = backend.presigned_post(key, content_type=options.content_type, size=size, expires_in=expires_in)
+    # Until finalize takes the bytes (or can no longer), the sweep knows where they are.
+    DirectUpload.objects.create(
+        key=key, project_id=ctx.project_id,
+        finalize_by=datetime.fromtimestamp(expires + FINALIZE_GRACE_SECONDS, tz=dt_timezone.utc),
+    )  # fmt: skip
     token = signing.token_sign({
         "v": 1, "project": ctx.project_id, "bucket": bucket.name, "bucketId": bucket.pk, "path": path, "key": key,
         "contentType": options.content_type, "size": size, "sha256": sha256, "metadata": options.metadata,
@@ -113,8 +119,10 @@ def direct_upload_start(*, ctx: RequestContext, bucket_name: str, path: str, dat
 def _discard(backend: Any, key: str) -> None:
     try:
         backend.delete(key)
-    except Exception:  # the refusal matters more; a leftover has no row and is invisible
+    except Exception:  # the refusal matters more; the sweep deletes the leftover later
         logger.warning("could not delete the bytes of a refused direct upload (%s)", key, exc_info=True)
+        return
+    DirectUpload.objects.filter(key=key).delete()
 
 
 def direct_upload_finalize(
@@ -139,6 +147,7 @@ def direct_upload_finalize(
     key = claim["key"]
     done = StoredObject.objects.for_project(ctx.project_id).filter(bucket=bucket, path=path, blob_key=key).first()
     if done is not None:
+        DirectUpload.objects.filter(key=key).delete()
         return bucket, done, False
     release_database()
     found = backend.head(key)
@@ -172,4 +181,5 @@ def direct_upload_finalize(
     options = UploadOptions(content_type=claim["contentType"], metadata=claim["metadata"] or {}, owner=claim.get("owner"))
     existed = StoredObject.objects.for_project(ctx.project_id).filter(bucket=bucket, path=path).exists()
     row = object_finalize(ctx=ctx, bucket=bucket, path=path, blob=WrittenBlob(key, size, sha256), options=options)
+    DirectUpload.objects.filter(key=key).delete()  # a crash before this: the sweep sees the row took the bytes
     return bucket, row, not existed

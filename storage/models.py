@@ -59,3 +59,15 @@ class StorageUsage(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProjectScopedManager["StorageUsage"]()
+
+
+class DirectUpload(models.Model):
+    """A presigned direct upload handed out and not yet finalized.
+
+    The bytes of an upload that is never finalized have no object row: this row is what
+    lets the sweep (storage/sweep.py) find and delete them once finalize can no longer
+    take them. No foreign key: the row must outlive a deleted project or bucket."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    project_id = models.CharField(max_length=64)
+    finalize_by = models.DateTimeField(db_index=True)
