@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from typing import Any
@@ -100,6 +101,10 @@ class Connection:
         self.auth: dict[str, Any] | None = None
         self.auth_key = ""
         self.authenticated = False
+        # When the user's token runs out (wall clock), deliveries pause rather than go on
+        # as if the subscriber were signed out; a new auth message resumes from the log.
+        self.auth_expires = math.inf
+        self.expired = False
         self.subs: dict[str, Subscription] = {}
         self.queue: deque[tuple[Prepared, Subscription | None, int]] = deque()
         self.queued_bytes = 0
@@ -168,6 +173,8 @@ class Connection:
             now = time.monotonic()
             if not self.authenticated and now - self.connected_at > settings.BAAS_REALTIME_AUTH_TIMEOUT:
                 self._close_with(Unauthenticated("No auth message in time."), CLOSE_POLICY)
+            elif self._auth_lapsed():
+                pass  # told once; deliveries wait for a fresh token
             elif now - self.last_heard > settings.BAAS_REALTIME_IDLE_TIMEOUT:
                 self._close_with(FailedPrecondition("Idle: send a ping at least every 30 seconds."), CLOSE_IDLE)
 
@@ -358,7 +365,10 @@ class Connection:
             assert self.hub is not None
             self.auth = await self.hub.db(access_token_verify, self.project_id, token)
         self.auth_key = auth_key(self.auth)
+        expires = (self.auth or {}).get("token", {}).get("exp")
+        self.auth_expires = float(expires) if isinstance(expires, int | float) else math.inf
         self.authenticated = True
+        was_expired, self.expired = self.expired, False
         self.push({"type": "authenticated", "uid": self.uid})
         if previous != self.uid and self.subs:
             # Results were computed for someone else: a refreshed token of the same user
@@ -367,6 +377,25 @@ class Connection:
                 sub.active = False
                 self._error(Aborted("The signed-in user changed; subscribe again."), sub.sub_id)
             self.subs.clear()
+        elif was_expired:
+            for sub in list(self.subs.values()):
+                self._follow(sub)  # what was held back comes from the log, in order
+
+    def _auth_lapsed(self) -> bool:
+        """True while the user's token has run out; the first time, pause every
+        subscription where it stands and tell the client once."""
+        if self.expired:
+            return True
+        if self.auth_expires == math.inf or time.time() < self.auth_expires:
+            return False
+        self.expired = True
+        for sub in self.subs.values():
+            sub.live = False
+        self._error(Unauthenticated(
+            "The access token expired: send an auth message with a fresh token; the changes made meanwhile follow.",
+            details={"reason": "token_expired"},
+        ))  # fmt: skip
+        return True
 
     @property
     def uid(self) -> str | None:
@@ -388,6 +417,8 @@ class Connection:
         sub = parse_subscribe(message)
         if sub.sub_id in self.subs:
             raise AlreadyExists(f"Subscription {sub.sub_id!r} exists; unsubscribe first.")
+        if self._auth_lapsed():
+            raise Unauthenticated("The access token expired: authenticate again first.", details={"reason": "token_expired"})
         if len(self.subs) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS:
             raise ResourceExhausted(f"At most {settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS} subscriptions per connection.")
         assert self.hub is not None and self.feed is not None and self.ctx is not None
@@ -444,6 +475,8 @@ class Connection:
     def _follow(self, sub: Subscription) -> None:
         """Go live at once if the hub is not ahead; else catch up first."""
         assert self.feed is not None
+        if self.expired:
+            return  # the next auth message follows again
         if self.feed.position <= sub.position:
             sub.live = True
         elif not sub.catching_up:
@@ -455,6 +488,8 @@ class Connection:
         assert self.hub is not None and self.feed is not None
         try:
             while sub.active and not self.closing:
+                if self._auth_lapsed():
+                    return  # paused where it stands; the next auth message follows again
                 target = self.feed.position
                 if sub.position >= target:
                     sub.live = True  # no await since the check: the next entry offered is position + 1
@@ -466,7 +501,7 @@ class Connection:
                     self._error(ResumeExpired(details={"seq": sub.position}), sub.sub_id)
                     return
                 for entry in entries:
-                    if not sub.active:
+                    if not sub.active or self._auth_lapsed():
                         return
                     self._process(sub, EntryView(entry))
                     if not self.drained.is_set():
@@ -486,6 +521,8 @@ class Connection:
     def offer(self, view: EntryView) -> None:
         """Called by the hub, on the loop, for every entry in seq order."""
         entry = view.entry
+        if self.auth_expires != math.inf and self._auth_lapsed():
+            return
         for sub in list(self.subs.values()):
             if not sub.live or not sub.active or entry.seq <= sub.position:
                 continue

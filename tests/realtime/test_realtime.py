@@ -444,3 +444,38 @@ def test_idle_connections_are_closed(asgi_server_factory: Any, project: Any) -> 
     assert closing["type"] == "error" and "ping" in closing["message"]
     with pytest.raises(Exception):
         client.recv(5)  # then the socket closes
+
+
+def test_an_expired_token_pauses_deliveries_and_a_fresh_one_replays_them(
+    server: Any, admin: Http, project: Any, enduser_token: Any
+) -> None:
+    """Changes made while the subscriber's token has run out are neither sent nor lost:
+    they arrive, in order, once it authenticates again."""
+    open_rules(admin, "notes", {"read": "resource.data.owner == auth.uid"})
+    client = connect(server, project, enduser_token(project, "u1", lifetime=2))
+    client.subscribe("mine", "notes")
+    admin.put("/collections/notes/documents/a", {"data": {"owner": "u1"}})
+    first = client.changes(1)[0]
+    assert first["change"] == "added"
+    # The server says so once the token runs out, even with no change to deliver.
+    expired = client.expect("error", timeout=6)
+    assert expired["code"] == "unauthenticated" and expired["details"]["reason"] == "token_expired"
+    assert "id" not in expired or expired["id"] is None
+    admin.put("/collections/notes/documents/b", {"data": {"owner": "u1"}})
+    admin.patch("/collections/notes/documents/a", {"data": {"n": 1}})
+    admin.put("/collections/notes/documents/c", {"data": {"owner": "u2"}})  # never theirs
+    admin.delete("/collections/notes/documents/b")
+    assert client.quiet(0.7) == []  # nothing is evaluated as if signed out
+    client.send({"type": "subscribe", "id": "later", "collection": "notes"})
+    refused = client.expect("error")
+    assert refused["code"] == "unauthenticated" and refused["id"] == "later"
+    # A fresh token of the same user: the held-back changes, exactly, then live again.
+    assert client.auth(enduser_token(project, "u1"))["uid"] == "u1"
+    replayed = client.changes(3)
+    assert [(e["change"], e["doc"]["id"]) for e in replayed] == [("added", "b"), ("modified", "a"), ("removed", "b")]
+    seqs = [first["seq"]] + [e["seq"] for e in replayed]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    admin.patch("/collections/notes/documents/a", {"data": {"n": 2}})
+    live = client.changes(1)
+    assert [(e["change"], e["doc"]["id"]) for e in live] == [("modified", "a")] and live[0]["seq"] > seqs[-1]
+    assert client.quiet(0.5) == []

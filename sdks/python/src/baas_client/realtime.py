@@ -16,7 +16,6 @@ loop in a background thread and calls callbacks there.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import random
@@ -86,7 +85,6 @@ class Subscription:
         self.error: BaasError | None = None
         self.resyncs = 0
         self._resyncing = False
-        self._resuming = False
         self._generation = -1  # the connection it was last sent on
         self._ready: asyncio.Future[None] | None = None
 
@@ -139,7 +137,6 @@ class RealtimeConnection:
         self._generation = 0
         self._ready = False
         self._sent_token: str | None = None
-        self._sent_expiry: float | None = None
         self._token_changed: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
         self._authenticated: asyncio.Event | None = None
@@ -315,15 +312,11 @@ class RealtimeConnection:
             except TimeoutError:
                 pass
             self._token_changed.clear()
-            previous, previous_expiry = self._sent_token, self._sent_expiry
             token = await self._token()
             if token != self._sent_token:
+                # Sent late (a suspended process), the server has held changes back
+                # since the old token expired and replays them on this message.
                 await self._send_auth(token)
-                late = previous_expiry is not None and time.time() >= previous_expiry - 0.5
-                if late and token is not None and _subject(previous) == _subject(token):
-                    # The server checks each change with the token it holds; changes it
-                    # met after that token expired were withheld. Replay them.
-                    await self._resume_all()
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -333,17 +326,8 @@ class RealtimeConnection:
 
     async def _send_auth(self, token: str | None) -> None:
         self._sent_token = token
-        self._sent_expiry = self._expires_at() if token is not None else None
         self.auth_messages += 1
         await self._send({"type": "auth", "token": token})
-
-    async def _resume_all(self) -> None:
-        for sub in list(self.subs.values()):
-            if sub.seq is None or sub._resyncing or sub._generation != self._generation:
-                continue
-            sub._resuming = True  # what the old subscription still sends is replayed anyway
-            await self._send({"type": "unsubscribe", "id": sub.id})
-            await self._send_subscribe(sub)
 
     async def _send_subscribe(self, sub: Subscription) -> None:
         sub._generation = self._generation
@@ -366,8 +350,6 @@ class RealtimeConnection:
             self._error(message)
 
     def _apply(self, sub: Subscription, message: dict[str, Any]) -> None:
-        if sub._resuming:
-            return
         seq = message["seq"]
         if sub.seq is not None and seq <= sub.seq:
             return  # already processed (never expected: resume replays only what follows)
@@ -385,7 +367,6 @@ class RealtimeConnection:
 
     def _subscribed(self, sub: Subscription, message: dict[str, Any]) -> None:
         seq: int = message["seq"]
-        sub._resuming = False
         if sub._resyncing:
             fresh = {d["id"]: _document(d) for d in message.get("snapshot") or []}
             sub._resyncing = False
@@ -444,18 +425,6 @@ class _Fatal(Exception):
     def __init__(self, error: BaasError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def _subject(token: str | None) -> str | None:
-    """The ``sub`` claim of an access token, read without verifying it (the server does)."""
-    if not token or token.count(".") != 2:
-        return None
-    payload = token.split(".")[1]
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        return None
-    return claims.get("sub") if isinstance(claims, dict) else None
 
 
 def _json(body: bytes | bytearray | None) -> Any:
