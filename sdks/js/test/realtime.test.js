@@ -185,6 +185,29 @@ test("token refresh during a long subscription: the socket is re-authenticated, 
   app.close();
 });
 
+test("a token refreshed after it expired: the server held the changes back and replays them", async () => {
+  const name = await collectionWithRules({ read: "auth != null" });
+  // refreshes a second after expiry, as a suspended tab or app would
+  const app = client({ refreshMarginSeconds: -1 });
+  await app.auth.signInAnonymously();
+  const states = [];
+  app.realtime.onStateChange((s) => states.push(s));
+  const snapshots = [];
+  app.collection(name).onSnapshot((s) => snapshots.push(s));
+  await until(() => snapshots.length === 1, "the first snapshot");
+  const writes = Math.ceil((TOKEN_LIFETIME * 1.5 * 1000) / 200);
+  for (let i = 0; i < writes; i++) {
+    await put(name, `w${i}`, { i });
+    await sleep(200);
+  }
+  await until(() => snapshots.length === writes + 1, `${writes} events`, 15000);
+  const seqs = snapshots.slice(1).map((s) => s.changes[0].seq);
+  assert.deepEqual(snapshots.slice(1).map((s) => s.changes[0].doc.id), Array.from({ length: writes }, (_, i) => `w${i}`));
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+  assert.deepEqual(states, ["connecting", "connected"]); // one socket throughout
+  app.close();
+});
+
 test("signing in as someone else restarts subscriptions under the new user's rules", async () => {
   const name = await collectionWithRules({ read: "auth != null && resource.data.owner == auth.uid" });
   const app = client();
