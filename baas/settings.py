@@ -220,6 +220,9 @@ BAAS_AUTH_ACCESS_TOKEN_LIFETIME = env_int("BAAS_AUTH_ACCESS_TOKEN_LIFETIME", 15 
 # No token lives longer; a retired signing key stays published this long.
 BAAS_AUTH_MAX_TOKEN_LIFETIME = env_int("BAAS_AUTH_MAX_TOKEN_LIFETIME", 24 * 3600)
 BAAS_AUTH_REFRESH_TOKEN_LIFETIME = env_int("BAAS_AUTH_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600)  # per token; use renews
+# A refresh token used again this soon is the same client (a retry whose answer was lost,
+# two tabs refreshing at once): it gets a session; later reuse revokes the family.
+BAAS_AUTH_REFRESH_REUSE_GRACE_SECONDS = env_int("BAAS_AUTH_REFRESH_REUSE_GRACE_SECONDS", 10)
 # End users' Argon2id cost (OWASP's baseline); console users keep Django's defaults.
 BAAS_AUTH_ARGON2_MEMORY_KIB = env_int("BAAS_AUTH_ARGON2_MEMORY_KIB", 19 * 1024)
 BAAS_AUTH_ARGON2_TIME_COST = env_int("BAAS_AUTH_ARGON2_TIME_COST", 2)

@@ -242,7 +242,12 @@ def session_login(*, ctx: RequestContext, email: Any, password: Any, ip: str = "
 
 def session_refresh(*, ctx: RequestContext, refresh_token: Any) -> Session:
     """Trade a refresh token for a new pair. Each token works once: a second use means
-    it leaked, and every token of its family is revoked (the newest one included)."""
+    it leaked, and every token of its family is revoked (the newest one included).
+
+    Except within ``BAAS_AUTH_REFRESH_REUSE_GRACE_SECONDS`` of the first use: that is the
+    same client (a retry whose answer was lost, two tabs sharing one stored session
+    refreshing at once), and signing it out would lose the session for nothing. It gets
+    a new token of the same family; the family dies together on any later reuse."""
     if not isinstance(refresh_token, str) or not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > 200:
         raise Unauthenticated(REFRESH_INVALID)
     tokens = RefreshToken.objects.for_project(ctx.project_id)
@@ -253,7 +258,13 @@ def session_refresh(*, ctx: RequestContext, refresh_token: Any) -> Session:
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise Unauthenticated(REFRESH_INVALID)
         # The conditional update is the claim: of two concurrent uses, one wins.
-        if tokens.filter(pk=row.pk, used_at__isnull=True, revoked_at__isnull=True).update(used_at=now) == 1:
+        claimed = tokens.filter(pk=row.pk, used_at__isnull=True, revoked_at__isnull=True).update(used_at=now) == 1
+        if not claimed:
+            row.refresh_from_db(fields=["used_at", "revoked_at"])  # as the use that won left it
+            grace = timedelta(seconds=settings.BAAS_AUTH_REFRESH_REUSE_GRACE_SECONDS)
+            if row.revoked_at is not None:
+                raise Unauthenticated(REFRESH_INVALID)
+        if claimed or (row.used_at is not None and now - row.used_at <= grace):
             user = row.user
             if user.disabled:
                 sessions_revoke(project_id=ctx.project_id, user=user)

@@ -193,12 +193,74 @@ def test_refresh_rotates_and_reuse_revokes_the_family(public_api: Any) -> None:
     assert _claims(second.body["accessToken"])["sub"] == first["user"]["uid"]
     third = public_api.post(f"{AUTH}/refresh", {"refreshToken": second.body["refreshToken"]})
     assert third.status == 200
-    # The first token again: it leaked. Its whole family dies, the newest token too.
+    # The first token again, past the grace window: it leaked. Its whole family dies, the newest token too.
+    _used_long_ago()
     reused = error(public_api.post(f"{AUTH}/refresh", {"refreshToken": first["refreshToken"]}), 401, "unauthenticated")
     assert reused["details"] == {"reason": "reused"}
     error(public_api.post(f"{AUTH}/refresh", {"refreshToken": third.body["refreshToken"]}), 401, "unauthenticated")
     # Another session (another family) is untouched.
     assert public_api.post(f"{AUTH}/refresh", {"refreshToken": other_session["refreshToken"]}).status == 200
+
+
+def _used_long_ago() -> None:
+    """Move every use of a refresh token back past the reuse grace window."""
+    from django.conf import settings
+
+    grace = timedelta(seconds=settings.BAAS_AUTH_REFRESH_REUSE_GRACE_SECONDS + 1)
+    for row in RefreshToken.objects.for_project("alpha-app").filter(used_at__isnull=False):
+        RefreshToken.objects.for_project("alpha-app").filter(pk=row.pk).update(used_at=row.used_at - grace)
+
+
+def test_a_token_used_again_within_the_grace_window_is_the_same_client(public_api: Any) -> None:
+    """A retry whose answer was lost, or two tabs refreshing one stored session at once:
+    each gets a session of the same family; any reuse after the window still revokes all."""
+    first = signup(public_api)
+    retry_one = public_api.post(f"{AUTH}/refresh", {"refreshToken": first["refreshToken"]})
+    retry_two = public_api.post(f"{AUTH}/refresh", {"refreshToken": first["refreshToken"]})
+    assert retry_one.status == 200 and retry_two.status == 200
+    assert retry_one.body["refreshToken"] != retry_two.body["refreshToken"]
+    assert retry_one.body["user"]["uid"] == retry_two.body["user"]["uid"] == first["user"]["uid"]
+    families = set(RefreshToken.objects.for_project("alpha-app").values_list("family", flat=True))
+    assert len(families) == 1
+    # Both branches rotate on their own.
+    branch = public_api.post(f"{AUTH}/refresh", {"refreshToken": retry_one.body["refreshToken"]})
+    assert branch.status == 200
+    # Later, the first token once more: a leak after all. Every branch of the family dies.
+    _used_long_ago()
+    reused = error(public_api.post(f"{AUTH}/refresh", {"refreshToken": first["refreshToken"]}), 401, "unauthenticated")
+    assert reused["details"] == {"reason": "reused"}
+    for token in (retry_two.body["refreshToken"], branch.body["refreshToken"]):
+        error(public_api.post(f"{AUTH}/refresh", {"refreshToken": token}), 401, "unauthenticated")
+
+
+def test_concurrent_uses_of_one_token_all_get_sessions_of_one_family(asgi_server: Any, project: Any) -> None:
+    """Through a real server, so the uses race in separate transactions."""
+    import threading
+
+    import requests
+
+    base = f"{asgi_server.url}{AUTH}"
+    headers = {"X-Api-Key": project.publishable_key}
+    first = requests.post(f"{base}/signup", json={"email": "ada@example.com", "password": PASSWORD}, headers=headers, timeout=30)
+    assert first.status_code == 201, first.text
+    token = first.json()["refreshToken"]
+    answers: list[requests.Response] = []
+    go = threading.Barrier(4)
+
+    def use() -> None:
+        go.wait()
+        answers.append(requests.post(f"{base}/refresh", json={"refreshToken": token}, headers=headers, timeout=30))
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [answer.status_code for answer in answers] == [200] * 4, [answer.text for answer in answers]
+    assert len({answer.json()["refreshToken"] for answer in answers}) == 4
+    rows = RefreshToken.objects.for_project(project.project.id)
+    assert rows.filter(revoked_at__isnull=False).count() == 0
+    assert len(set(rows.values_list("family", flat=True))) == 1
 
 
 def test_refresh_ignores_an_expired_access_token_and_refuses_bad_tokens(public_api: Any, monkeypatch: Any) -> None:
