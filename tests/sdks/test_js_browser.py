@@ -138,3 +138,43 @@ def test_sdk_in_chromium(page: Page, sdk_target: SdkTarget) -> None:
     page.wait_for_function("window.sdkReady === true", timeout=10_000)
     assert start_client(page, sdk_target) == uid
     assert page.evaluate("async () => (await app.auth.reloadUser()).uid") == uid
+
+
+def test_tabs_sharing_a_session_refresh_it_once(page_origin: str, sdk_target: SdkTarget) -> None:
+    """Two tabs of one origin share the stored session; refreshing at the same moment, they
+    take turns (Web Locks) and the second takes the first's tokens: one refresh in all."""
+    config = {"url": sdk_target.url, "projectId": sdk_target.project_id, "apiKey": sdk_target.publishable_key}
+    start = """async (cfg) => {
+        window.refreshes = 0;
+        const counting = (input, init) => {
+            if (String(input).endsWith("/auth/refresh")) window.refreshes += 1;
+            return fetch(input, init);
+        };
+        window.app = baas.createClient({ ...cfg, fetch: counting });
+        await app.auth.ready;
+        return app.auth.currentUser ? app.auth.currentUser.uid : null;
+    }"""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        try:
+            context = browser.new_context()
+            tabs = [context.new_page(), context.new_page()]
+            for tab in tabs:
+                tab.goto(f"{page_origin}/test/browser/index.html")
+                tab.wait_for_function("window.sdkReady === true", timeout=10_000)
+            assert tabs[0].evaluate("() => typeof navigator.locks?.request") == "function"
+            assert tabs[0].evaluate(start, config) is None
+            uid = tabs[0].evaluate("async () => (await app.auth.signInAnonymously()).uid")
+            assert tabs[1].evaluate(start, config) == uid  # restored from the shared storage
+            before = [tab.evaluate("async () => await app.auth.getAccessToken()") for tab in tabs]
+            assert before[0] == before[1]
+            # Both refresh at once (as their timers would, set from the same stored expiry).
+            for tab in tabs:
+                tab.evaluate("() => { window.done = app.auth.forceRefresh(); }")
+            after = [tab.evaluate("async () => await window.done") for tab in tabs]
+            assert after[0] == after[1] != before[0]
+            assert sum(tab.evaluate("() => window.refreshes") for tab in tabs) == 1
+            for tab in tabs:
+                assert tab.evaluate("async () => (await app.auth.reloadUser()).uid") == uid
+        finally:
+            browser.close()

@@ -249,6 +249,18 @@ export class Auth implements TokenSource {
 
   private async doRefresh(): Promise<Session | null> {
     await this.ready;
+    const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+    // Tabs sharing one stored session take turns, so only one of them refreshes it.
+    if (locks?.request) return locks.request(`${this.storageKey}:refresh`, () => this.refreshOrAdopt());
+    return this.refreshOrAdopt();
+  }
+
+  /** Take the stored session if another tab (or client on the same storage) has already
+   * refreshed it; else trade our refresh token. A token another tab used long ago would
+   * be taken by the server as stolen and end the session everywhere. */
+  private async refreshOrAdopt(): Promise<Session | null> {
+    const adopted = await this.adoptStored();
+    if (adopted) return adopted;
     const session = this.session;
     if (!session) return null;
     try {
@@ -267,6 +279,33 @@ export class Auth implements TokenSource {
       this.schedule(5000); // offline or the server is down: keep the session, try again soon
       throw error;
     }
+  }
+
+  private async adoptStored(): Promise<Session | null> {
+    const session = this.session;
+    if (!session) return null;
+    let stored: Session | null = null;
+    try {
+      const text = await this.options.persistence.getItem(this.storageKey);
+      stored = text ? (JSON.parse(text) as Session) : null;
+    } catch {
+      return null;
+    }
+    if (
+      !stored?.refreshToken ||
+      stored.refreshToken === session.refreshToken ||
+      stored.user?.uid !== session.user.uid ||
+      Date.now() >= stored.expiresAt - this.margin(stored)
+    ) {
+      return null;
+    }
+    const previousToken = session.accessToken;
+    this.session = stored;
+    this.scheduleRefresh();
+    if (stored.accessToken !== previousToken) {
+      for (const listener of [...this.tokenListeners]) listener(stored.accessToken);
+    }
+    return stored;
   }
 
   private async updateUser(user: User): Promise<void> {
@@ -338,6 +377,11 @@ export class Auth implements TokenSource {
       await this.options.persistence.removeItem(this.storageKey);
     }
   }
+}
+
+/** The Web Locks API (browsers), reduced to what the refresh uses. */
+interface LockManagerLike {
+  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
 }
 
 /** `a=1&b=2` as an object (React Native's URLSearchParams cannot read one). */

@@ -147,6 +147,39 @@ test("concurrent calls share one refresh (a refresh token works once)", async ()
   app.close();
 });
 
+test("tabs sharing one stored session: the one refreshing later takes the other's tokens", async () => {
+  const persistence = memoryPersistence(); // what two tabs share: the origin's localStorage
+  const refreshes = { first: 0, second: 0 };
+  const counting = (name) => (input, init) => {
+    if (String(input).endsWith("/auth/refresh")) refreshes[name] += 1;
+    return fetch(input, init);
+  };
+  const first = client({ persistence, fetch: counting("first"), refreshMarginSeconds: 0 });
+  const user = await first.auth.signInAnonymously();
+  const second = client({ persistence, fetch: counting("second"), refreshMarginSeconds: 0 });
+  await second.auth.ready;
+  assert.equal(second.auth.currentUser.uid, user.uid);
+  const seen = [];
+  second.auth.onTokenChanged((token) => seen.push(token));
+  const rotated = await first.auth.forceRefresh();
+  assert.equal(refreshes.first, 1);
+  // The second tab's refresh token was used by the first: it takes the stored session instead,
+  // so it never presents a used token (long after, that would end the session everywhere).
+  assert.equal(await second.auth.forceRefresh(), rotated);
+  assert.equal(refreshes.second, 0);
+  assert.deepEqual(seen, [rotated]);
+  assert.equal((await second.auth.reloadUser()).uid, user.uid);
+  // Its own next refresh uses the shared token, and the first tab then takes that one.
+  const next = await second.auth.forceRefresh();
+  assert.equal(refreshes.second, 1);
+  assert.notEqual(next, rotated);
+  assert.equal(await first.auth.forceRefresh(), next);
+  assert.equal(refreshes.first, 1);
+  assert.ok(first.auth.currentUser && second.auth.currentUser);
+  first.close();
+  second.close();
+});
+
 test("custom tokens from a server sign a user in", async () => {
   const uid = unique("cu");
   const minted = await admin("POST", "/auth/custom-token", { uid, claims: { role: "editor" } });
