@@ -251,10 +251,13 @@ def ensure_parse_installed(directory: Path) -> Path:
 
 
 @contextlib.contextmanager
-def parse_server(*, directory: Path, database_url: str, log_dir: Path) -> Iterator[int]:
+def parse_server(*, directory: Path, database_url: str, log_dir: Path, pids: list[int] | None = None) -> Iterator[int]:
+    """Parse Server on a free port (yielded); its pid is appended to ``pids`` if given."""
     port = free_port()
     env = dict(os.environ, DATABASE_URI=database_url, PORT=str(port))
-    with process(["node", str(directory / "server.js")], env=env, cwd=directory, log=log_dir / "parse.log"):
+    with process(["node", str(directory / "server.js")], env=env, cwd=directory, log=log_dir / "parse.log") as proc:
+        if pids is not None:
+            pids.append(proc.pid)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -364,22 +364,26 @@ def main() -> None:
             parse_url = create_database(admin_url, f"bench_rt_parse_{uuid.uuid4().hex[:6]}")
             stack.callback(drop_database, parse_url)
             print("\nParse Server LiveQuery", flush=True)
-            with parse_server(directory=parse_dir, database_url=parse_url, log_dir=log_dir) as port:
+            pids: list[int] = []
+            with parse_server(directory=parse_dir, database_url=parse_url, log_dir=log_dir, pids=pids) as port:
                 system_p = Parse(port)
                 asyncio.run(_parse_warm(port))
                 for count in counts:
                     latency[("parse", count)] = result = asyncio.run(
-                        latency_run(system_p, "127.0.0.1", port, count, args.writes, args.rate)
+                        latency_run(system_p, "127.0.0.1", port, count, args.writes, args.rate, pids[0])
                     )
                     print(f"    {count:>5} subscribers: delivered {result['delivered']:.1%}  p50 {fmt(result['p50'], 2)} ms  "
-                          f"p99 {fmt(result['p99'], 2)} ms  last-subscriber p99 {fmt(result['last_p99'], 2)} ms", flush=True)
-    rows = [["system", "subscribers", "delivered", "p50 ms", "p99 ms", "last p50", "last p99", "p99 x parse", "server CPU us/event"]]
+                          f"p99 {fmt(result['p99'], 2)} ms  last-subscriber p99 {fmt(result['last_p99'], 2)} ms  "
+                          f"server CPU {fmt(result['cpu_us_per_event'], 1)} us/event", flush=True)
+    rows = [["system", "subscribers", "delivered", "p50 ms", "p99 ms", "last p50", "last p99", "p99 x parse",
+             "server CPU us/event", "CPU x parse"]]  # fmt: skip
     for (label, count), r in latency.items():
         peer = latency.get(("parse", count))
+        versus = peer is not None and label != "parse"
         rows.append([
             label, str(count), f"{r['delivered']:.1%}", fmt(r["p50"], 2), fmt(r["p99"], 2), fmt(r["last_p50"], 2),
-            fmt(r["last_p99"], 2), fmt(r["p99"] / peer["p99"], 2) if peer and label != "parse" else "",
-            fmt(r["cpu_us_per_event"], 1) if label != "parse" else "",
+            fmt(r["last_p99"], 2), fmt(r["p99"] / peer["p99"], 2) if versus else "",
+            fmt(r["cpu_us_per_event"], 1), fmt(r["cpu_us_per_event"] / peer["cpu_us_per_event"], 2) if versus else "",
         ])
     print_table(f"realtime latency ({args.writes} writes at {args.rate:g}/s)", rows)
     for line in extra:
