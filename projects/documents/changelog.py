@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
 
+from baas.background import BackgroundLoop
 from projects.documents.store import as_datetime, as_json, db_time, is_postgres
 
 logger = logging.getLogger("baas.changelog")
@@ -226,8 +226,10 @@ def changelog_prune(*, now: datetime | None = None, batch: int = 10_000) -> int:
 # --- the sequencer thread ------------------------------------------------------------------
 
 
-class Sequencer:
+class Sequencer(BackgroundLoop):
     POLL_SECONDS = 0.25
+    THREAD_NAME = "baas-sequencer"
+    logger = logger
     # At most one round per interval: a wake after a quiet spell runs at once (low
     # latency), while under load each round numbers a batch. Every round is a commit
     # (a WAL flush) under a lock; one per write halved the write rate.
@@ -235,57 +237,22 @@ class Sequencer:
     PRUNE_EVERY_SECONDS = 600.0
 
     def __init__(self) -> None:
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        super().__init__()
+        self._last_round = 0.0
         self._last_prune = time.monotonic()
 
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="baas-sequencer", daemon=True)
-                self._thread.start()
+    def pace(self, woken: bool) -> None:
+        if woken:
+            delay = self._last_round + self.MIN_ROUND_INTERVAL - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        self._last_round = time.monotonic()
 
-    def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        last_round = 0.0
-        while not self._stop.is_set():
-            if self._wake.wait(self.POLL_SECONDS):
-                delay = last_round + self.MIN_ROUND_INTERVAL - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            self._wake.clear()
-            last_round = time.monotonic()
-            if self._stop.is_set():
-                break
-            try:
-                changelog_sequence()
-                if time.monotonic() - self._last_prune > self.PRUNE_EVERY_SECONDS:
-                    self._last_prune = time.monotonic()
-                    changelog_prune()
-            except Exception:
-                logger.exception("change-log sequencing failed; retrying")
-                close_old_connections()
-                time.sleep(0.5)
-            finally:
-                # A long-lived thread must not pin a pooled connection between rounds.
-                connection.close()
-        connection.close()
+    def round(self) -> None:
+        changelog_sequence()
+        if time.monotonic() - self._last_prune > self.PRUNE_EVERY_SECONDS:
+            self._last_prune = time.monotonic()
+            changelog_prune()
 
 
 sequencer = Sequencer()

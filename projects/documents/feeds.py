@@ -19,14 +19,14 @@ events are taken even when the process that numbered them is gone.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 
+from baas.background import BackgroundLoop
 from projects.documents import changelog
 from projects.documents.changelog import ChangeEntry
 from projects.documents.store import api_time
@@ -221,59 +221,30 @@ def feeds_pump(*, project_ids: list[str] | None = None) -> int:
     return total
 
 
-class Pump:
-    POLL_SECONDS = 1.0
+class Pump(BackgroundLoop):
+    THREAD_NAME = "baas-feeds"
+    logger = logger
 
     def __init__(self) -> None:
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        super().__init__()
         self._projects: set[str] = set()
+        self._last_poll = 0.0
 
-    def start(self) -> None:
+    def wake(self, project_ids: list[str] | None = None) -> None:  # type: ignore[override]
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="baas-feeds", daemon=True)
-                self._thread.start()
+            self._projects.update(project_ids or ())
+        super().wake()
 
-    def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def wake(self, project_ids: list[str]) -> None:
+    def round(self) -> None:
         with self._lock:
-            self._projects.update(project_ids)
-        self._wake.set()
-
-    def _run(self) -> None:
-        last_poll = 0.0
-        while not self._stop.is_set():
-            self._wake.wait(self.POLL_SECONDS)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            with self._lock:
-                woken, self._projects = list(self._projects), set()
-            try:
-                if not feed_consumers():
-                    continue
-                if time.monotonic() - last_poll >= self.POLL_SECONDS:
-                    last_poll = time.monotonic()
-                    feeds_pump()
-                elif woken:
-                    feeds_pump(project_ids=woken)
-            except Exception:
-                logger.exception("event feed pump failed; retrying")
-                close_old_connections()
-                time.sleep(0.5)
-            finally:
-                connection.close()
-        connection.close()
+            woken, self._projects = list(self._projects), set()
+        if not feed_consumers():
+            return
+        if time.monotonic() - self._last_poll >= self.POLL_SECONDS:
+            self._last_poll = time.monotonic()
+            feeds_pump()
+        elif woken:
+            feeds_pump(project_ids=woken)
 
 
 pump = Pump()
