@@ -5,3 +5,6 @@ class StorageConfig(AppConfig):
     name = "storage"
     label = "storage"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from storage import tasks  # noqa: F401  (the beat schedule names its sweep)
