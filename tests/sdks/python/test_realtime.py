@@ -184,7 +184,7 @@ def test_resume_after_cuts_during_a_burst_is_exact(admin: Client, server: Any, p
 
 def test_resume_past_the_log_resyncs_from_a_snapshot(admin: Client, server: Any, proxy: CuttableProxy,
                                                      make_client: Any, settings: Any) -> None:
-    from projects.documents.changelog import changelog_oldest, changelog_prune
+    from projects.documents.changelog import changelog_head, changelog_oldest, changelog_prune
 
     admin.admin.set_collection_config("old", rules={"read": "true"})
     admin.batch().set("old", "a", {"v": 1}).set("old", "b", {"v": 1}).set("old", "c", {"v": 1}).commit()
@@ -195,6 +195,12 @@ def test_resume_past_the_log_resyncs_from_a_snapshot(admin: Client, server: Any,
     admin.collection("old").doc("a").set({"v": 2})
     admin.collection("old").doc("b").delete()
     admin.collection("old").doc("d").set({"v": 1})
+    # The server numbers writes just after they commit: prune only once all three are numbered,
+    # or one numbered later would still be in the log for the resume.
+    deadline = time.monotonic() + 10
+    while changelog_head(project_id=P) < sub.seq + 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert changelog_head(project_id=P) == sub.seq + 3
     settings.BAAS_CHANGELOG_MIN_ENTRIES = 0
     settings.BAAS_CHANGELOG_RETENTION_SECONDS = 0
     from datetime import datetime, timedelta, timezone
