@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import http.client
 import json
 import os
@@ -94,8 +95,9 @@ def upload(server: OurServer, path: str, source: Path) -> None:
 
 
 def download(server: OurServer, path: str, target: Path) -> None:
-    """GET into a file: a plain socket and one reused buffer, so the client costs little
-    next to the server on a machine whose cores they share."""
+    """GET into a file, the way a lean client on Linux does: the body goes from the socket
+    to the file through a pipe (``splice``), never through this process, so the client
+    costs little next to the server on a machine whose cores they share."""
     with socket.create_connection((server.host, server.port)) as sock:
         sock.sendall(
             f"GET /v1/projects/{server.project_id}/buckets/bench/objects/{path} HTTP/1.1\r\n"
@@ -108,16 +110,23 @@ def download(server: OurServer, path: str, target: Path) -> None:
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(f"download failed: {head[:100]!r}")
         length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
-        buffer = memoryview(bytearray(MB))
-        with target.open("wb", buffering=0) as file:
-            file.write(rest)
-            received = len(rest)
-            while received < length:
-                count = sock.recv_into(buffer)
-                if not count:
-                    raise RuntimeError("connection closed early")
-                file.write(buffer[:count])
-                received += count
+        read_end, write_end = os.pipe()
+        try:
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, MB)
+            with target.open("wb", buffering=0) as file:
+                file.write(rest)
+                received = len(rest)
+                while received < length:
+                    count = os.splice(sock.fileno(), write_end, min(MB, length - received))
+                    if not count:
+                        raise RuntimeError("connection closed early")
+                    moved = 0
+                    while moved < count:
+                        moved += os.splice(read_end, file.fileno(), count - moved)
+                    received += count
+        finally:
+            os.close(read_end)
+            os.close(write_end)
     target.unlink()
 
 
