@@ -50,6 +50,7 @@ from baas.api.errors import (
     PermissionDenied,
     UnsupportedMediaType,
 )
+from baas.api.parsers import json_loads, nul_check
 from baas.api.views import apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_requests
@@ -108,9 +109,12 @@ class ObjectResponse:
 
 def _query(raw: bytes) -> dict[str, str]:
     try:
-        return dict(parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict"))
+        query = dict(parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict"))
     except (UnicodeDecodeError, ValueError):
         raise InvalidArgument("The query string is not valid UTF-8.") from None
+    for name, value in query.items():
+        nul_check(value, name)
+    return query
 
 
 def handle(request: ObjectRequest) -> ObjectResponse:
@@ -206,10 +210,7 @@ def _json_object(request: ObjectRequest) -> dict[str, Any]:
         return {}
     if media_type(request.header("content-type") or "") != "application/json":
         raise UnsupportedMediaType("Send a JSON body (Content-Type: application/json).")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise InvalidArgument("Malformed JSON.", details={"position": error.pos}) from None
+    data = json_loads(raw)
     if not isinstance(data, dict):
         raise InvalidArgument("The request body must be a JSON object.")
     return data
@@ -359,6 +360,8 @@ def _upload_multipart(request: ObjectRequest, ctx: RequestContext, bucket_name: 
         blob = handler.blob
         if blob is None:
             raise InvalidArgument("The file goes in the multipart field 'file' (with a filename).", details={"field": "file"})
+        for name, value in fields.items():
+            nul_check(value, name)
         metadata: Any = None
         if fields.get("metadata"):
             try:
