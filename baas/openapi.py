@@ -35,7 +35,31 @@ def add_edge_routes(result: dict[str, Any], generator: Any, request: Any, public
     result["paths"].update(storage_paths())
     result["paths"] = dict(sorted(result["paths"].items()))
     describe_security_and_errors(result)
+    describe_path_parameters(result)
     return result
+
+
+def describe_path_parameters(result: dict[str, Any]) -> None:
+    """The names the server accepts, from the same patterns it checks them with, so a
+    client can validate before sending (and a fuzzer generates real-looking ids)."""
+    from functions.services import NAME_PATTERN
+    from projects.documents.validation import COLLECTION_RE, DOC_ID_RE
+    from projects.schemas import PROJECT_ID
+    from storage.validation import BUCKET_NAME
+
+    patterns = {
+        "project_id": PROJECT_ID["pattern"],
+        "collection": COLLECTION_RE.pattern,
+        "doc_id": DOC_ID_RE.pattern,
+        "bucket": BUCKET_NAME.pattern,
+        "name": NAME_PATTERN.pattern,
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                pattern = patterns.get(parameter["name"])
+                if parameter["in"] == "path" and pattern is not None:
+                    parameter["schema"] = {"type": "string", "pattern": pattern}
 
 
 def describe_security_and_errors(result: dict[str, Any]) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
@@ -105,3 +107,13 @@ def header(name: str, description: str, **extra: Any) -> OpenApiParameter:
 
 LIMIT = query("limit", "Page size.", OpenApiTypes.INT)
 CURSOR_PARAM = query("cursor", "The `nextCursor` of the previous page.")
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, except that a view's description is its own docstring only: the
+    base views' docstrings speak of the server's internals, not of the call."""
+
+    def get_description(self) -> str:  # type: ignore[override]
+        method = getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
+        own = vars(type(self.view)).get("__doc__")
+        return get_doc(method) or (get_doc(type(self.view)) if own else "")

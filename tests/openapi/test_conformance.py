@@ -5,13 +5,15 @@ schema of that status."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.errors import FailureGroup
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
+from schemathesis.errors import FailureGroup
 
 from tests.openapi.conftest import P
 
@@ -27,28 +29,41 @@ SKIPPED = {
 PINNED = {"project_id": P, "collection": "notes", "bucket": "files", "doc_id": "a", "path": "x/1.txt", "uid": "user-1"}
 
 
-def _seed(url: str, secret_key: str) -> None:
-    headers = {"X-Api-Key": secret_key}
+def _seed(url: str, project: Any) -> dict[str, str]:
+    """Documents, a bucket with objects, a user; returns the headers of a signed-in user
+    (publishable key and access token), whose rules let them read and write."""
+    headers = {"X-Api-Key": project.secret_key}
+
+    def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = requests.request(method, f"{url}/v1/projects/{P}/{path}", headers=headers, timeout=10, **kwargs)
+        assert response.status_code in (200, 201), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    call("PUT", "collections/notes", json={"rules": {"read": "auth != null", "write": "auth != null"}})
     for doc_id in ("a", "b", "c"):
-        response = requests.put(f"{url}/v1/projects/{P}/collections/notes/documents/{doc_id}", json={"data": {"n": 1}},
-                                headers=headers, timeout=10)  # fmt: skip
-        assert response.status_code == 201, response.text
-    assert requests.post(f"{url}/v1/projects/{P}/buckets", json={"name": "files"}, headers=headers, timeout=10).status_code == 201
+        call("PUT", f"collections/notes/documents/{doc_id}", json={"data": {"n": 1}})
+    call("POST", "buckets", json={"name": "files", "rules": {"read": "auth != null", "write": "auth != null"}})
     for path in ("x/1.txt", "x/2.txt", "y.txt"):
-        response = requests.put(f"{url}/v1/projects/{P}/buckets/files/objects/{path}", data=b"hello", headers=headers, timeout=10)
-        assert response.status_code == 201, response.text
-    response = requests.post(f"{url}/v1/projects/{P}/users", json={"uid": "user-1", "email": "one@example.com"}, headers=headers, timeout=10)
-    assert response.status_code == 201, response.text
+        call("PUT", f"buckets/files/objects/{path}", data=b"hello")
+    call("POST", "users", json={"uid": "user-1", "email": "one@example.com"})
+    headers = {"X-Api-Key": project.publishable_key}
+    session = call("POST", "auth/signup", json={"email": "two@example.com", "password": "correct horse battery"})
+    return {"X-Api-Key": project.publishable_key, "Authorization": f"Bearer {session['accessToken']}"}
 
 
-def test_responses_conform_to_the_document(server: Any, project: Any) -> None:
-    _seed(server.url, project.secret_key)
+@pytest.mark.parametrize("caller", ["secret key", "signed-in user"])
+def test_responses_conform_to_the_document(server: Any, project: Any, caller: str) -> None:
+    user_headers = _seed(server.url, project)
+    credentials = {"X-Api-Key": project.secret_key} if caller == "secret key" else user_headers
+    skipped = SKIPPED | ({"auth_me_delete", "auth_me_password"} if caller == "signed-in user" else set())
     schema = schemathesis.openapi.from_url(server.url + "/v1/openapi.json")
     failures: list[str] = []
+    statuses: Counter[int] = Counter()
     ran = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if not operation.path.startswith("/v1/projects/{project_id}") or operation.definition.raw.get("operationId") in SKIPPED:
+        if not operation.path.startswith("/v1/projects/{project_id}") or operation.definition.raw.get("operationId") in skipped:
             continue
         ran += 1
 
@@ -59,10 +74,11 @@ def test_responses_conform_to_the_document(server: Any, project: Any) -> None:
             for name, value in PINNED.items():
                 if name in (case.path_parameters or {}):
                     case.path_parameters[name] = value
-            # The generated credentials are random: the run calls with the secret key.
+            # The generated credentials are random: the run calls with real ones.
             case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() not in ("authorization", "x-api-key")}
-            case.headers["X-Api-Key"] = project.secret_key
+            case.headers.update(credentials)
             response = case.call(base_url=server.url, timeout=30)
+            statuses[response.status_code] += 1
             try:
                 case.validate_response(response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
             except FailureGroup as error:
@@ -71,3 +87,5 @@ def test_responses_conform_to_the_document(server: Any, project: Any) -> None:
         check()
     assert ran >= 80, ran
     assert failures == [], "\n\n".join(failures[:20])
+    # The run reached real data, not only errors.
+    assert sum(count for status, count in statuses.items() if 200 <= status < 300) >= 50, statuses
