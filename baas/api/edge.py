@@ -413,7 +413,7 @@ _OPERATION_NAMES = {"GET": "get", "POST": "post", "PUT": "put", "PATCH": "patch"
 def openapi_paths(routes: list[Route]) -> dict[str, Any]:
     """Edge routes described for the OpenAPI document (merged by a drf-spectacular hook):
     each route's ``openapi`` gives its bodies, responses and extra parameters."""
-    from baas.api.schema import raw_errors
+    from baas.api.schema import operation_tag, raw_errors
 
     paths: dict[str, Any] = {}
     for route in routes:
@@ -429,6 +429,7 @@ def openapi_paths(routes: list[Route]) -> dict[str, Any]:
             operation: dict[str, Any] = {
                 "operationId": handler.__name__,
                 "summary": doc,
+                "tags": [operation_tag(path)],
                 "parameters": parameters + spec.get("parameters", []),
                 "responses": {**spec["responses"], **raw_errors(401, 429, *spec.get("errors", ()))},
                 "security": [{"ApiKey": []}],

@@ -109,6 +109,19 @@ LIMIT = query("limit", "Page size.", OpenApiTypes.INT)
 CURSOR_PARAM = query("cursor", "The `nextCursor` of the previous page.")
 
 
+_TAGS = {"auth": "auth", "users": "auth", "collections": "documents", "batch": "documents", "rules:test": "rules",
+         "buckets": "storage", "storage": "storage", "functions": "functions", "functions:discover": "functions",
+         "push": "push", "webhooks": "webhooks"}  # fmt: skip
+
+
+def operation_tag(path: str) -> str:
+    """Operations are grouped by capability (a generated client's modules follow it)."""
+    prefix = "/v1/projects/{project_id}/"
+    if not path.startswith(prefix):
+        return "projects"
+    return _TAGS.get(path[len(prefix):].split("/", 1)[0], "projects")
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's, except that a view's description is its own docstring only: the
     base views' docstrings speak of the server's internals, not of the call."""
@@ -117,3 +130,6 @@ class AutoSchema(SpectacularAutoSchema):
         method = getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
         own = vars(type(self.view)).get("__doc__")
         return get_doc(method) or (get_doc(type(self.view)) if own else "")
+
+    def get_tags(self) -> list[str]:
+        return [operation_tag(self.path)]

@@ -50,9 +50,9 @@ def test_a_generated_client_signs_up_writes_queries_uploads_and_lists(generated:
 
     client_module, models, types = module("client"), module("models"), module("types")
     api = {name: module(f"api.{group}.{name}") for group, names in (
-        ("v1", ("auth_signup", "auth_me_get", "collection_set", "buckets_create", "users_list")),
-        ("default", ("document_create", "document_get", "document_update", "documents_query")),
-        ("storage", ("object_upload", "object_download", "objects_list")),
+        ("auth", ("auth_signup", "auth_me_get", "users_list")),
+        ("documents", ("collection_set", "document_create", "document_get", "document_update", "documents_query")),
+        ("storage", ("buckets_create", "object_upload", "object_download", "objects_list")),
     ) for name in names}  # fmt: skip
     url = server.url
     # A secret key in X-Api-Key, and an app's publishable key beside a user's bearer token.
