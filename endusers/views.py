@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponseRedirect
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
-from django.http import HttpResponseRedirect
 from rest_framework.response import Response
 
 from baas.api.authentication import client_ip
 from baas.api.context import RequestContext
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
-from baas.api.views import ApiView, ProjectApiView
 from baas.api.schema import errors, json_body, query, responses
+from baas.api.views import ApiView, ProjectApiView
 from endusers import config, keys, oauth, selectors, services, tokens
 from endusers import schemas as s
+
 JWKS_MAX_AGE = 300
 
 

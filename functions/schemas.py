@@ -5,7 +5,6 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 
 from baas.api.schema import (
-    ANY_OBJECT,
     BOOLEAN,
     CURSOR,
     CURSOR_PARAM,

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object, path_int
-from baas.api.views import ProjectApiView
 from baas.api.schema import json_body, responses
+from baas.api.views import ProjectApiView
 from functions import schemas as s
 from functions import selectors, services
 

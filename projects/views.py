@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from baas.api.authentication import bearer_token, console_user_for_token, require_role
 from baas.api.errors import Unauthenticated
 from baas.api.inputs import body_object, field_str
-from baas.api.views import ApiView, ProjectApiView
 from baas.api.schema import json_body, responses
+from baas.api.views import ApiView, ProjectApiView
 from projects import schemas as s
 from projects import selectors, services
 from projects.models import Role

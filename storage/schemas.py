@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from baas.api.schema import (
-    ANY_OBJECT,
-    BOOLEAN,
     CURSOR,
     INTEGER,
     STRING,

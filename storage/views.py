@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from baas.api.inputs import body_object
-from baas.api.views import ProjectApiView
 from baas.api.schema import json_body, responses
+from baas.api.views import ProjectApiView
 from storage import schemas as s
 from storage import selectors, services
 

@@ -8,9 +8,9 @@ from rest_framework.response import Response
 
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
+from baas.api.schema import json_body, responses
 from baas.api.views import ProjectApiView
 from projects.documents import config as collection_configs
-from baas.api.schema import json_body, responses
 from projects.documents import schemas as s
 from projects.documents import services
 

@@ -10,8 +10,8 @@ from rest_framework.response import Response
 
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
-from baas.api.views import ProjectApiView
 from baas.api.schema import json_body, responses
+from baas.api.views import ProjectApiView
 from projects.push import schemas as s
 from projects.push import selectors, services
 
