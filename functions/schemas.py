@@ -9,6 +9,7 @@ from baas.api.schema import (
     CURSOR,
     CURSOR_PARAM,
     INTEGER,
+    NUMBER,
     STRING,
     STRING_LIST,
     TIMESTAMP,
@@ -28,12 +29,16 @@ TRIGGER = component(
         ["type"],
     ),
 )  # fmt: skip
+RETRY = component(
+    "Retry",
+    obj({"enabled": BOOLEAN, "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 20}}, ["enabled", "maxAttempts"]),
+)
 _VERSION_FIELDS = {
     "entrypoint": STRING,
     "triggers": array(TRIGGER),
     "timeoutSeconds": INTEGER,
     "memoryMb": INTEGER,
-    "retry": BOOLEAN,
+    "retry": RETRY,
     "env": {**STRING_LIST, "description": "Names only: values never leave the server."},
     "secrets": STRING_LIST,
     "sourceSha256": STRING,
@@ -61,7 +66,10 @@ DEPLOY = component(
          "entrypoint": {**STRING, "default": "main:handler"}, "triggers": array(TRIGGER),
          "timeoutSeconds": {"type": "integer", "minimum": 1, "maximum": 540, "default": 10},
          "memoryMb": {"type": "integer", "default": 256}, "env": obj({}, additionalProperties=STRING),
-         "secrets": obj({}, additionalProperties=STRING), "retry": BOOLEAN},
+         "secrets": obj({}, additionalProperties=STRING),
+         "retry": {"oneOf": [BOOLEAN, obj({"enabled": BOOLEAN, "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 20}},
+                                          additionalProperties=False)],
+                   "description": "`true`, `false` (default) or `{enabled, maxAttempts}`."}},
         ["name"],
     ),
 )  # fmt: skip
@@ -81,7 +89,7 @@ EXECUTION = component(
         {"id": STRING, "function": STRING, "version": INTEGER, "trigger": STRING, "eventId": nullable(STRING),
          "status": {"type": "string", "enum": STATUSES}, "attempt": INTEGER, "maxAttempts": INTEGER, "deadLetter": BOOLEAN,
          "replayOf": nullable(STRING), "createdAt": nullable(TIMESTAMP), "startedAt": nullable(TIMESTAMP),
-         "finishedAt": nullable(TIMESTAMP), "nextAttemptAt": nullable(TIMESTAMP), "durationMs": nullable(INTEGER),
+         "finishedAt": nullable(TIMESTAMP), "nextAttemptAt": nullable(TIMESTAMP), "durationMs": nullable(NUMBER),
          "memoryPeakKb": nullable(INTEGER), "result": {"nullable": True}, "error": nullable(STRING),
          "stdout": {**STRING, "description": "One execution's GET only."}, "stderr": STRING},
         ["id", "function", "version", "trigger", "status", "attempt", "createdAt"],
