@@ -381,7 +381,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["baas.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["baas.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "baas.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "baas.api.schema.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "BaaS API",

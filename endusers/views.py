@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework.request import Request
 from django.http import HttpResponseRedirect
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from baas.api.authentication import client_ip
 from baas.api.context import RequestContext
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
+from baas.api.schema import errors, json_body, query, responses
 from baas.api.views import ApiView, ProjectApiView
 from endusers import config, keys, oauth, selectors, services, tokens
+from endusers import schemas as s
 
-OBJECT = OpenApiTypes.OBJECT
 JWKS_MAX_AGE = 300
 
 
@@ -36,7 +36,12 @@ def fields_of(request: Request, allowed: set[str], required: set[str] = frozense
 class JwksView(ApiView):
     """Public keys for verifying the project's access tokens offline; no key needed."""
 
-    @extend_schema(responses=OBJECT, summary="The project's token verification keys (JWKS)", operation_id="auth_jwks", auth=[])
+    @extend_schema(
+        responses=responses({200: s.JWKS}, 404),
+        summary="The project's token verification keys (JWKS)",
+        operation_id="auth_jwks",
+        auth=[],
+    )
     def get(self, request: Request, project_id: str) -> Response:
         document = keys.jwks_document(project_id=project_id)
         # Verifiers cache this; a token with a new kid sends them back for a fresh copy.
@@ -60,7 +65,12 @@ def _session(session: services.Session, status: int = 200) -> Response:
 
 
 class SignupView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create an account with email and password", operation_id="auth_signup")
+    @extend_schema(
+        request=json_body(s.SIGNUP),
+        responses=responses({201: s.SESSION}, 400, 403, 409, 415),
+        summary="Create an account with email and password",
+        operation_id="auth_signup",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"email", "password", "displayName"}, {"email", "password"})
         session = services.user_signup(
@@ -70,7 +80,12 @@ class SignupView(PublicAuthView):
 
 
 class LoginView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Sign in with email and password", operation_id="auth_login")
+    @extend_schema(
+        request=json_body(s.CREDENTIALS),
+        responses=responses({200: s.SESSION}, 400, 403, 415),
+        summary="Sign in with email and password",
+        operation_id="auth_login",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"email", "password"}, {"email", "password"})
         session = services.session_login(
@@ -80,21 +95,36 @@ class LoginView(PublicAuthView):
 
 
 class AnonymousView(PublicAuthView):
-    @extend_schema(request=None, responses={201: OBJECT}, summary="Sign in as a new anonymous user", operation_id="auth_anonymous")
+    @extend_schema(
+        request=None,
+        responses=responses({201: s.SESSION}, 400, 403, 415),
+        summary="Sign in as a new anonymous user",
+        operation_id="auth_anonymous",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         fields_of(request, set())
         return _session(services.session_anonymous(ctx=self.ctx_of(request)), 201)
 
 
 class RefreshView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Trade a refresh token for new tokens", operation_id="auth_refresh")
+    @extend_schema(
+        request=json_body(s.REFRESH),
+        responses=responses({200: s.SESSION}, 400, 403, 415),
+        summary="Trade a refresh token for new tokens",
+        operation_id="auth_refresh",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"refreshToken"}, {"refreshToken"})
         return _session(services.session_refresh(ctx=self.ctx_of(request), refresh_token=data["refreshToken"]))
 
 
 class LogoutView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses={204: None}, summary="End the session of a refresh token", operation_id="auth_logout")
+    @extend_schema(
+        request=json_body(s.REFRESH),
+        responses=responses({204: None}, 400, 415),
+        summary="End the session of a refresh token",
+        operation_id="auth_logout",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"refreshToken"}, {"refreshToken"})
         services.session_logout(ctx=self.ctx_of(request), refresh_token=data["refreshToken"])
@@ -102,32 +132,55 @@ class LogoutView(PublicAuthView):
 
 
 class LinkView(SignedInView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Give an anonymous user an email and password (same uid)", operation_id="auth_link")
+    @extend_schema(
+        request=json_body(s.CREDENTIALS),
+        responses=responses({200: s.SESSION}, 400, 403, 409, 412, 415),
+        summary="Give an anonymous user an email and password (same uid)",
+        operation_id="auth_link",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"email", "password"}, {"email", "password"})
         return _session(services.user_link(ctx=self.ctx_of(request), email=data["email"], password=data["password"]))
 
 
 class MeView(SignedInView):
-    @extend_schema(responses=OBJECT, summary="The signed-in user", operation_id="auth_me_get")
+    @extend_schema(
+        responses=responses({200: s.USER_ENVELOPE}, 403, 404),
+        summary="The signed-in user",
+        operation_id="auth_me_get",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response({"user": selectors.user_json(services.user_of(self.ctx_of(request)))})
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Change the signed-in user's displayName or data", operation_id="auth_me_update")
+    @extend_schema(
+        request=json_body(s.ME_UPDATE),
+        responses=responses({200: s.USER_ENVELOPE}, 400, 403, 404, 415),
+        summary="Change the signed-in user's displayName or data",
+        operation_id="auth_me_update",
+    )
     def patch(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"displayName", "data"})
         changes = {key: data[name] for name, key in (("displayName", "display_name"), ("data", "data")) if name in data}
         user = services.user_update_self(ctx=self.ctx_of(request), **changes)
         return Response({"user": selectors.user_json(user)})
 
-    @extend_schema(responses={204: None}, summary="Delete the signed-in user", operation_id="auth_me_delete")
+    @extend_schema(
+        responses=responses({204: None}, 403, 404),
+        summary="Delete the signed-in user",
+        operation_id="auth_me_delete",
+    )
     def delete(self, request: Request, project_id: str) -> Response:
         services.user_delete_self(ctx=self.ctx_of(request))
         return Response(status=204)
 
 
 class MePasswordView(SignedInView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Change the password; other sessions end", operation_id="auth_me_password")
+    @extend_schema(
+        request=json_body(s.PASSWORD_CHANGE),
+        responses=responses({200: s.SESSION}, 400, 403, 412, 415),
+        summary="Change the password; other sessions end",
+        operation_id="auth_me_password",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"currentPassword", "newPassword"}, {"currentPassword", "newPassword"})
         session = services.password_change(
@@ -162,7 +215,12 @@ def _limit(request: Request) -> int:
 class UsersView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="List end users (?search=, ?cursor=, ?limit=)", operation_id="users_list")
+    @extend_schema(
+        responses=responses({200: s.USER_LIST}, 400, 403),
+        parameters=s.USERS_LIST_PARAMETERS,
+        summary="List end users (?search=, ?cursor=, ?limit=)",
+        operation_id="users_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         search = request.query_params.get("search", "")
         if len(search) > 254:
@@ -172,7 +230,12 @@ class UsersView(ProjectApiView):
         )
         return Response({"users": [selectors.user_json(u) for u in page.users], "nextCursor": page.next_cursor})
 
-    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create an end user", operation_id="users_create")
+    @extend_schema(
+        request=json_body(s.USER_CREATE),
+        responses=responses({201: s.USER_ENVELOPE}, 400, 403, 409, 415),
+        summary="Create an end user",
+        operation_id="users_create",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"uid", *_ADMIN_FIELDS})
         for name in ("disabled", "emailVerified"):
@@ -195,11 +258,20 @@ class UsersView(ProjectApiView):
 class UserView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="Get an end user", operation_id="users_get")
+    @extend_schema(
+        responses=responses({200: s.USER_ENVELOPE}, 403, 404),
+        summary="Get an end user",
+        operation_id="users_get",
+    )
     def get(self, request: Request, project_id: str, uid: str) -> Response:
         return Response({"user": selectors.user_json(selectors.user_get(project_id=project_id, uid=uid))})
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Update an end user (disable, claims, email, password, ...)", operation_id="users_update")
+    @extend_schema(
+        request=json_body(s.USER_UPDATE),
+        responses=responses({200: s.USER_ENVELOPE}, 400, 403, 404, 409, 415),
+        summary="Update an end user (disable, claims, email, password, ...)",
+        operation_id="users_update",
+    )
     def patch(self, request: Request, project_id: str, uid: str) -> Response:
         data = fields_of(request, set(_ADMIN_FIELDS))
         user = selectors.user_get(project_id=project_id, uid=uid)
@@ -207,7 +279,11 @@ class UserView(ProjectApiView):
         user = services.user_admin_update(ctx=self.ctx_of(request), user=user, **changes)
         return Response({"user": selectors.user_json(user)})
 
-    @extend_schema(responses={204: None}, summary="Delete an end user", operation_id="users_delete")
+    @extend_schema(
+        responses=responses({204: None}, 403, 404),
+        summary="Delete an end user",
+        operation_id="users_delete",
+    )
     def delete(self, request: Request, project_id: str, uid: str) -> Response:
         services.user_delete(ctx=self.ctx_of(request), user=selectors.user_get(project_id=project_id, uid=uid))
         return Response(status=204)
@@ -216,7 +292,12 @@ class UserView(ProjectApiView):
 class CustomTokenView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Mint a short-lived custom token for a uid and claims", operation_id="auth_custom_token")
+    @extend_schema(
+        request=json_body(s.CUSTOM_TOKEN_REQUEST),
+        responses=responses({200: s.CUSTOM_TOKEN}, 400, 403, 415),
+        summary="Mint a short-lived custom token for a uid and claims",
+        operation_id="auth_custom_token",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"uid", "claims"})
         token = tokens.custom_token_mint(project_id, tokens.uid_check(data.get("uid")), data.get("claims"))
@@ -224,7 +305,12 @@ class CustomTokenView(ProjectApiView):
 
 
 class CustomTokenExchangeView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Sign in with a custom token", operation_id="auth_custom_token_exchange")
+    @extend_schema(
+        request=json_body(s.TOKEN),
+        responses=responses({200: s.SESSION}, 400, 403, 415),
+        summary="Sign in with a custom token",
+        operation_id="auth_custom_token_exchange",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"token"}, {"token"})
         return _session(services.custom_token_exchange(ctx=self.ctx_of(request), token=data["token"]))
@@ -233,11 +319,20 @@ class CustomTokenExchangeView(PublicAuthView):
 class AuthConfigView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="End-user auth settings", operation_id="auth_config_get")
+    @extend_schema(
+        responses=responses({200: s.AUTH_CONFIG}, 403),
+        summary="End-user auth settings",
+        operation_id="auth_config_get",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response(config.auth_config_json(project_id))
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Change end-user auth settings", operation_id="auth_config_update")
+    @extend_schema(
+        request=json_body(s.AUTH_CONFIG_UPDATE),
+        responses=responses({200: s.AUTH_CONFIG}, 400, 403, 415),
+        summary="Change end-user auth settings",
+        operation_id="auth_config_update",
+    )
     def patch(self, request: Request, project_id: str) -> Response:
         names = {
             "accessTokenLifetime": "access_token_lifetime",
@@ -253,7 +348,12 @@ class AuthConfigView(ProjectApiView):
 class SigningKeyRotateView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(request=None, responses=OBJECT, summary="Sign with a new key; old tokens stay valid", operation_id="auth_keys_rotate")
+    @extend_schema(
+        request=None,
+        responses=responses({200: s.SIGNING_KEY}, 403),
+        summary="Sign with a new key; old tokens stay valid",
+        operation_id="auth_keys_rotate",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         key = keys.signing_key_rotate(project_id=project_id)
         return Response({"kid": key.kid})
@@ -263,7 +363,12 @@ class SigningKeyRotateView(ProjectApiView):
 
 
 class PasswordResetView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses={202: OBJECT}, summary="Mail a password-reset code (always 202)", operation_id="auth_password_reset")
+    @extend_schema(
+        request=json_body(s.EMAIL),
+        responses=responses({202: s.ACCEPTED}, 400, 415),
+        summary="Mail a password-reset code (always 202)",
+        operation_id="auth_password_reset",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"email"}, {"email"})
         services.password_reset_request(ctx=self.ctx_of(request), email=data["email"])
@@ -271,7 +376,12 @@ class PasswordResetView(PublicAuthView):
 
 
 class PasswordResetConfirmView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Set a new password with a mailed code", operation_id="auth_password_reset_confirm")
+    @extend_schema(
+        request=json_body(s.PASSWORD_RESET_CONFIRM),
+        responses=responses({200: s.USER_ENVELOPE}, 400, 403, 415),
+        summary="Set a new password with a mailed code",
+        operation_id="auth_password_reset_confirm",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"token", "newPassword"}, {"token", "newPassword"})
         user = services.password_reset_confirm(ctx=self.ctx_of(request), token=data["token"], new_password=data["newPassword"])
@@ -279,7 +389,12 @@ class PasswordResetConfirmView(PublicAuthView):
 
 
 class VerifyEmailView(SignedInView):
-    @extend_schema(request=None, responses={202: OBJECT}, summary="Mail an email-verification code to the signed-in user", operation_id="auth_verify_email")
+    @extend_schema(
+        request=None,
+        responses=responses({202: s.ACCEPTED}, 400, 403, 412),
+        summary="Mail an email-verification code to the signed-in user",
+        operation_id="auth_verify_email",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         fields_of(request, set())
         services.email_verification_send(ctx=self.ctx_of(request))
@@ -287,7 +402,12 @@ class VerifyEmailView(SignedInView):
 
 
 class VerifyEmailConfirmView(PublicAuthView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Confirm an email address with a mailed code", operation_id="auth_verify_email_confirm")
+    @extend_schema(
+        request=json_body(s.TOKEN),
+        responses=responses({200: s.USER_ENVELOPE}, 400, 403, 415),
+        summary="Confirm an email address with a mailed code",
+        operation_id="auth_verify_email_confirm",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"token"}, {"token"})
         user = services.email_verification_confirm(ctx=self.ctx_of(request), token=data["token"])
@@ -301,14 +421,25 @@ class OAuthAuthorizeView(ApiView):
     """A browser navigation (no key can be sent): the allow-listed redirect URI and the
     provider configured for the project stand in for one."""
 
-    @extend_schema(responses={302: None}, summary="Start an OAuth/OIDC sign-in (?redirect_uri=)", operation_id="auth_oauth_authorize", auth=[])
+    @extend_schema(
+        responses={302: OpenApiResponse(description='To the provider'), **errors(400, 404)},
+        parameters=[query('redirect_uri', 'An allow-listed app URL to return to.')],
+        summary="Start an OAuth/OIDC sign-in (?redirect_uri=)",
+        operation_id="auth_oauth_authorize",
+        auth=[],
+    )
     def get(self, request: Request, project_id: str, provider: str) -> HttpResponseRedirect:
         url = oauth.authorize_url(project_id=project_id, name=provider, redirect_uri=request.query_params.get("redirect_uri"))
         return HttpResponseRedirect(url)
 
 
 class OAuthCallbackView(ApiView):
-    @extend_schema(responses={302: None}, summary="The provider returns here; redirects to the app with tokens", operation_id="auth_oauth_callback", auth=[])
+    @extend_schema(
+        responses={302: OpenApiResponse(description='To the app, with tokens or an error'), **errors(400, 404)},
+        summary="The provider returns here; redirects to the app with tokens",
+        operation_id="auth_oauth_callback",
+        auth=[],
+    )
     def get(self, request: Request, project_id: str, provider: str) -> HttpResponseRedirect:
         return self._finish(request, project_id, provider, dict(request.query_params.items()))
 
@@ -329,7 +460,11 @@ class OAuthCallbackView(ApiView):
 class OAuthProvidersView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="List sign-in providers (never their secrets)", operation_id="auth_providers_list")
+    @extend_schema(
+        responses=responses({200: s.OAUTH_PROVIDER_LIST}, 403),
+        summary="List sign-in providers (never their secrets)",
+        operation_id="auth_providers_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response({"providers": [oauth.provider_json(p) for p in oauth.providers_list(project_id=project_id)]})
 
@@ -337,12 +472,21 @@ class OAuthProvidersView(ProjectApiView):
 class OAuthProviderView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Configure a sign-in provider", operation_id="auth_provider_set")
+    @extend_schema(
+        request=json_body(s.OAUTH_PROVIDER_SET),
+        responses=responses({200: s.OAUTH_PROVIDER}, 400, 403, 415),
+        summary="Configure a sign-in provider",
+        operation_id="auth_provider_set",
+    )
     def put(self, request: Request, project_id: str, provider: str) -> Response:
         configured = oauth.provider_set(ctx=self.ctx_of(request), name=provider, data=body_object(request))
         return Response(oauth.provider_json(configured))
 
-    @extend_schema(responses={204: None}, summary="Remove a sign-in provider", operation_id="auth_provider_delete")
+    @extend_schema(
+        responses=responses({204: None}, 403, 404),
+        summary="Remove a sign-in provider",
+        operation_id="auth_provider_delete",
+    )
     def delete(self, request: Request, project_id: str, provider: str) -> Response:
         oauth.provider_delete(project_id=project_id, name=provider)
         return Response(status=204)

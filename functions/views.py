@@ -3,26 +3,31 @@ of the project, and passes the signed-in end user's auth to the function."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object, path_int
+from baas.api.schema import json_body, responses
 from baas.api.views import ProjectApiView
+from functions import schemas as s
 from functions import selectors, services
-
-OBJECT = OpenApiTypes.OBJECT
 
 
 class FunctionsView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="List functions", operation_id="functions_list")
+    @extend_schema(
+        responses=responses({200: s.FUNCTION_LIST}, 403),
+        summary="List functions",
+        operation_id="functions_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response({"functions": selectors.functions_list(ctx=self.ctx_of(request))})
 
     @extend_schema(
-        request=OBJECT, responses={201: OBJECT}, operation_id="functions_deploy",
+        request=json_body(s.DEPLOY),
+        responses=responses({201: s.FUNCTION}, 400, 403, 413, 415),
+        operation_id="functions_deploy",
         summary="Deploy a function (the next version of its name)",
         description="Body: {name, source | files, entrypoint ('module:function', default 'main:handler'), "
         "triggers?, timeoutSeconds (default 10, max 540), memoryMb (default 256), env, secrets, retry}. "
@@ -36,8 +41,12 @@ class FunctionsView(ProjectApiView):
 
 
 class FunctionsDiscoverView(ProjectApiView):
-    @extend_schema(request=OBJECT, responses=OBJECT, operation_id="functions_discover",
-                   summary="List the decorated functions of a source, without deploying")
+    @extend_schema(
+        request=json_body(s.DISCOVER_REQUEST),
+        responses=responses({200: s.DISCOVERED}, 400, 403, 413, 415),
+        operation_id="functions_discover",
+        summary="List the decorated functions of a source, without deploying",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         services.require_writer(self.ctx_of(request))
         files = services.files_check(body_object(request))
@@ -45,11 +54,19 @@ class FunctionsDiscoverView(ProjectApiView):
 
 
 class FunctionView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="Get a function (its active version)", operation_id="function_get")
+    @extend_schema(
+        responses=responses({200: s.FUNCTION}, 403, 404),
+        summary="Get a function (its active version)",
+        operation_id="function_get",
+    )
     def get(self, request: Request, project_id: str, name: str) -> Response:
         return Response(selectors.function_get(ctx=self.ctx_of(request), name=name))
 
-    @extend_schema(responses={204: None}, summary="Delete a function, its versions and executions", operation_id="function_delete")
+    @extend_schema(
+        responses=responses({204: None}, 403, 404),
+        summary="Delete a function, its versions and executions",
+        operation_id="function_delete",
+    )
     def delete(self, request: Request, project_id: str, name: str) -> Response:
         services.function_delete(ctx=self.ctx_of(request), name=name)
         return Response(status=204)
@@ -57,7 +74,9 @@ class FunctionView(ProjectApiView):
 
 class FunctionCallView(ProjectApiView):
     @extend_schema(
-        request=OBJECT, responses=OBJECT, operation_id="function_call",
+        request=json_body(s.CALL),
+        responses=responses({200: s.CALL_RESULT}, 400, 403, 404, 413, 415, 422, 504),
+        operation_id="function_call",
         summary="Call a function with an http trigger",
         description="Body {\"data\": any}. Answers {\"result\"}; 422 function_error when the function raised; "
         "504 deadline_exceeded past its timeout.",
@@ -71,21 +90,33 @@ class FunctionCallView(ProjectApiView):
 
 
 class VersionsView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="List a function's versions", operation_id="function_versions")
+    @extend_schema(
+        responses=responses({200: s.VERSION_LIST}, 403, 404),
+        summary="List a function's versions",
+        operation_id="function_versions",
+    )
     def get(self, request: Request, project_id: str, name: str) -> Response:
         return Response({"versions": selectors.versions_list(ctx=self.ctx_of(request), name=name)})
 
 
 class VersionView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="Get one version with its source", operation_id="function_version_get")
+    @extend_schema(
+        responses=responses({200: s.VERSION}, 400, 403, 404),
+        summary="Get one version with its source",
+        operation_id="function_version_get",
+    )
     def get(self, request: Request, project_id: str, name: str, version: str) -> Response:
         number = path_int(version, "version")
         return Response(selectors.version_get(ctx=self.ctx_of(request), name=name, version=number))
 
 
 class RollbackView(ProjectApiView):
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Make an earlier version the active one",
-                   operation_id="function_rollback")
+    @extend_schema(
+        request=json_body(s.ROLLBACK),
+        responses=responses({200: s.FUNCTION}, 400, 403, 404, 415),
+        summary="Make an earlier version the active one",
+        operation_id="function_rollback",
+    )
     def post(self, request: Request, project_id: str, name: str) -> Response:
         ctx = self.ctx_of(request)
         services.function_rollback(ctx=ctx, name=name, data=body_object(request))
@@ -94,11 +125,10 @@ class RollbackView(ProjectApiView):
 
 class ExecutionsView(ProjectApiView):
     @extend_schema(
-        responses=OBJECT, summary="List executions, newest first", operation_id="function_executions",
-        parameters=[
-            OpenApiParameter("status", str, description="queued, running, succeeded, failed or timeout"),
-            OpenApiParameter("cursor", str), OpenApiParameter("limit", int),
-        ],
+        responses=responses({200: s.EXECUTION_LIST}, 400, 403, 404),
+        parameters=s.EXECUTIONS_PARAMETERS,
+        summary="List executions, newest first",
+        operation_id="function_executions",
     )
     def get(self, request: Request, project_id: str, name: str) -> Response:
         limit = path_int(request.query_params.get("limit", selectors.PAGE_SIZE), "limit")
@@ -111,14 +141,22 @@ class ExecutionsView(ProjectApiView):
 
 
 class ExecutionView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="Get an execution with its logs", operation_id="function_execution_get")
+    @extend_schema(
+        responses=responses({200: s.EXECUTION}, 403, 404),
+        summary="Get an execution with its logs",
+        operation_id="function_execution_get",
+    )
     def get(self, request: Request, project_id: str, name: str, execution_id: str) -> Response:
         return Response(selectors.execution_get(ctx=self.ctx_of(request), name=name, execution_id=execution_id))
 
 
 class ExecutionReplayView(ProjectApiView):
-    @extend_schema(request=None, responses={202: OBJECT}, summary="Run a finished event execution again",
-                   operation_id="function_execution_replay")
+    @extend_schema(
+        request=None,
+        responses=responses({202: s.EXECUTION}, 403, 404, 412),
+        summary="Run a finished event execution again",
+        operation_id="function_execution_replay",
+    )
     def post(self, request: Request, project_id: str, name: str, execution_id: str) -> Response:
         ctx = self.ctx_of(request)
         execution = services.execution_replay(ctx=ctx, name=name, execution_id=execution_id)

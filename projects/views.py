@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,12 +11,12 @@ from rest_framework.response import Response
 from baas.api.authentication import bearer_token, console_user_for_token, require_role
 from baas.api.errors import Unauthenticated
 from baas.api.inputs import body_object, field_str
+from baas.api.schema import json_body, responses
 from baas.api.views import ApiView, ProjectApiView
+from projects import schemas as s
 from projects import selectors, services
 from projects.models import Role
 from projects.services import PAT_PREFIX
-
-OBJECT = OpenApiTypes.OBJECT
 
 
 def _console_user_id(request: Request) -> int:
@@ -30,13 +29,22 @@ def _console_user_id(request: Request) -> int:
 class ProjectsView(ApiView):
     """Console users manage their projects with a personal access token."""
 
-    @extend_schema(responses=OBJECT, summary="List the caller's projects", operation_id="projects_list")
+    @extend_schema(
+        responses=responses({200: s.PROJECT_LIST}, 403),
+        summary="List the caller's projects",
+        operation_id="projects_list",
+    )
     def get(self, request: Request) -> Response:
         user_id = _console_user_id(request)
         projects = selectors.projects_of_user(user_id=user_id)
         return Response({"projects": [selectors.project_json(p) for p in projects]})
 
-    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create a project", operation_id="projects_create")
+    @extend_schema(
+        request=json_body(s.PROJECT_CREATE),
+        responses=responses({201: s.PROJECT_CREATED}, 400, 403, 409, 415),
+        summary="Create a project",
+        operation_id="projects_create",
+    )
     def post(self, request: Request) -> Response:
         from django.contrib.auth import get_user_model
 
@@ -58,7 +66,11 @@ class ProjectsView(ApiView):
 
 
 class ProjectView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="The project the key belongs to", operation_id="project_get")
+    @extend_schema(
+        responses=responses({200: s.PROJECT}, 403, 404),
+        summary="The project the key belongs to",
+        operation_id="project_get",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response(selectors.project_json(selectors.project_get(project_id=project_id)))
 
@@ -66,13 +78,22 @@ class ProjectView(ProjectApiView):
 class ApiKeysView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="List API keys (never their values)", operation_id="keys_list")
+    @extend_schema(
+        responses=responses({200: s.API_KEY_LIST}, 403),
+        summary="List API keys (never their values)",
+        operation_id="keys_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         require_role(self.ctx_of(request), Role.ADMIN)
         project = selectors.project_get(project_id=project_id)
         return Response({"keys": [selectors.api_key_json(k) for k in selectors.api_keys_list(project=project)]})
 
-    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create an API key; its value is shown once", operation_id="keys_create")
+    @extend_schema(
+        request=json_body(s.API_KEY_CREATE),
+        responses=responses({201: s.API_KEY_CREATED}, 400, 403, 415),
+        summary="Create an API key; its value is shown once",
+        operation_id="keys_create",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         require_role(self.ctx_of(request), Role.ADMIN)
         data = body_object(request)
@@ -88,7 +109,11 @@ class ApiKeysView(ProjectApiView):
 class ApiKeyView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses={204: None}, summary="Revoke an API key", operation_id="keys_revoke")
+    @extend_schema(
+        responses=responses({204: None}, 403, 404),
+        summary="Revoke an API key",
+        operation_id="keys_revoke",
+    )
     def delete(self, request: Request, project_id: str, key_id: int) -> Response:
         require_role(self.ctx_of(request), Role.ADMIN)
         services.api_key_revoke(project=selectors.project_get(project_id=project_id), key_id=key_id)
@@ -98,7 +123,12 @@ class ApiKeyView(ProjectApiView):
 class ApiKeyRotateView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(request=None, responses={201: OBJECT}, summary="Replace a key with a new one", operation_id="keys_rotate")
+    @extend_schema(
+        request=None,
+        responses=responses({201: s.API_KEY_CREATED}, 403, 404),
+        summary="Replace a key with a new one",
+        operation_id="keys_rotate",
+    )
     def post(self, request: Request, project_id: str, key_id: int) -> Response:
         require_role(self.ctx_of(request), Role.ADMIN)
         key, plain = services.api_key_rotate(project=selectors.project_get(project_id=project_id), key_id=key_id)
@@ -108,12 +138,21 @@ class ApiKeyRotateView(ProjectApiView):
 class MembersView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="List console members and their roles", operation_id="members_list")
+    @extend_schema(
+        responses=responses({200: s.MEMBER_LIST}, 403),
+        summary="List console members and their roles",
+        operation_id="members_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         project = selectors.project_get(project_id=project_id)
         return Response({"members": [selectors.member_json(m) for m in selectors.members_list(project=project)]})
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Add a console user or change their role", operation_id="members_set")
+    @extend_schema(
+        request=json_body(s.MEMBER_SET),
+        responses=responses({200: s.MEMBER}, 400, 403, 404, 415),
+        summary="Add a console user or change their role",
+        operation_id="members_set",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         ctx = self.ctx_of(request)
         require_role(ctx, Role.ADMIN)

@@ -50,6 +50,7 @@ from baas.api.errors import (
     PermissionDenied,
     UnsupportedMediaType,
 )
+from baas.api.parsers import json_loads, nul_check
 from baas.api.views import apply_rate_limits
 from baas.logging import request_id_var
 from baas.metrics import http_requests, storage_download_bytes
@@ -109,9 +110,12 @@ class ObjectResponse:
 
 def _query(raw: bytes) -> dict[str, str]:
     try:
-        return dict(parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict"))
+        query = dict(parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict"))
     except (UnicodeDecodeError, ValueError):
         raise InvalidArgument("The query string is not valid UTF-8.") from None
+    for name, value in query.items():
+        nul_check(value, name)
+    return query
 
 
 def handle(request: ObjectRequest) -> ObjectResponse:
@@ -207,10 +211,7 @@ def _json_object(request: ObjectRequest) -> dict[str, Any]:
         return {}
     if media_type(request.header("content-type") or "") != "application/json":
         raise UnsupportedMediaType("Send a JSON body (Content-Type: application/json).")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise InvalidArgument("Malformed JSON.", details={"position": error.pos}) from None
+    data = json_loads(raw)
     if not isinstance(data, dict):
         raise InvalidArgument("The request body must be a JSON object.")
     return data
@@ -360,6 +361,8 @@ def _upload_multipart(request: ObjectRequest, ctx: RequestContext, bucket_name: 
         blob = handler.blob
         if blob is None:
             raise InvalidArgument("The file goes in the multipart field 'file' (with a filename).", details={"field": "file"})
+        for name, value in fields.items():
+            nul_check(value, name)
         metadata: Any = None
         if fields.get("metadata"):
             try:
@@ -668,70 +671,3 @@ def object_view(request: HttpRequest, **params: str) -> HttpResponse:
 
 
 object_view.csrf_exempt = True  # type: ignore[attr-defined]
-
-
-# --- OpenAPI --------------------------------------------------------------------------------
-
-
-def _operation(operation_id: str, summary: str, parameters: list[dict[str, Any]], responses: dict[str, str],
-               body: dict[str, Any] | None = None, query: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
-    json_object = {"application/json": {"schema": {"type": "object"}}}
-    operation: dict[str, Any] = {
-        "operationId": operation_id,
-        "summary": summary,
-        "tags": ["storage"],
-        "parameters": parameters + [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in query],
-        "responses": {
-            status: {"description": text, **({"content": json_object} if status not in ("204", "304") else {})}
-            for status, text in responses.items()
-        },
-        "security": [{"ApiKey": []}],
-    }
-    if body is not None:
-        operation["requestBody"] = {"content": body}
-    return operation
-
-
-def openapi_paths() -> dict[str, Any]:
-    """The object calls for the OpenAPI document: they are served by ``StorageApp``, which
-    DRF's schema generator cannot see. ``{path}`` may hold slashes (percent-encode the rest)."""
-    base = "/v1/projects/{project_id}/buckets/{bucket}/objects"
-    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in ("project_id", "bucket")]
-    with_path = params + [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
-                           "description": "The object path; may contain '/'."}]  # fmt: skip
-    json_body = {"application/json": {"schema": {"type": "object"}}}
-    raw_body = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
-    errors = {"400": "Invalid argument", "403": "Permission denied", "404": "Not found"}
-    return {
-        base: {
-            "get": _operation("objects_list", "List objects (prefix, delimiter, cursor)", params, {"200": "A page", **errors},
-                              query=("prefix", "delimiter", "limit", "cursor")),
-            "post": _operation("objects_upload_multipart", "Upload with multipart/form-data (fields path, metadata, file)", params,
-                               {"201": "Created", "200": "Replaced", "413": "Too large", "415": "Type not allowed", **errors},
-                               body={"multipart/form-data": {"schema": {"type": "object"}}}),
-        },
-        base + "/{path}": {
-            "get": _operation("object_download", "Download (Range, If-None-Match); ?meta=1 for the metadata", with_path,
-                              {"200": "The bytes", "206": "A range", "304": "Not modified", "416": "Range not satisfiable",
-                               **errors}, query=("meta", "expires", "signature")),
-            "head": _operation("object_head", "The download's headers", with_path, {"200": "Headers only", **errors}),
-            "put": _operation("object_upload", "Upload the raw body", with_path,
-                              {"201": "Created", "200": "Replaced", "409": "Exists (If-None-Match)", "412": "If-Match failed",
-                               "413": "Too large", "415": "Type not allowed", **errors}, body=raw_body),
-            "delete": _operation("object_delete", "Delete", with_path, {"204": "Deleted", **errors}),
-        },
-        base + "/{path}:sign": {
-            "post": _operation("object_sign", "A signed download URL", with_path, {"200": "{url, expireTime, directUrl?}", **errors},
-                               body=json_body),
-        },
-        base + "/{path}:upload": {
-            "post": _operation("object_direct_upload_start", "Start a presigned direct upload to S3", with_path,
-                               {"200": "{method, url, fields, fileField, expireTime, upload}", "412": "Not in S3 presigned mode",
-                                "413": "Too large", "415": "Type not allowed", **errors}, body=json_body),
-        },
-        base + "/{path}:finalize": {
-            "post": _operation("object_direct_upload_finalize", "Record a direct upload once the object exists", with_path,
-                               {"201": "Created", "200": "Replaced or already finalized", "413": "Too large",
-                                "415": "Type differs", **errors}, body=json_body),
-        },
-    }

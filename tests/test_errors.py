@@ -125,3 +125,33 @@ def test_live_errors_keep_the_shape(asgi_server: Any, project: Any) -> None:
 def test_head_and_options_do_not_500(secret_api: Any, path: str) -> None:
     assert secret_api.request("OPTIONS", path).status in (200, 204)
     assert secret_api.request("HEAD", path).status in (200, 405)
+
+
+NUL_INPUTS = [
+    ("POST", "/v1/projects/alpha-app/keys", b'{"kind": "secret", "name": "a\\u0000b"}', "application/json"),
+    ("POST", "/v1/projects/alpha-app/auth/password-reset", b'{"email": "a\\u0000@example.com"}', "application/json"),
+    ("POST", "/v1/projects/alpha-app/users", b'{"uid": "u1", "data": {"k\\u0000": 1}}', "application/json"),
+    ("GET", "/v1/projects/alpha-app/users?search=a%00b", None, ""),
+    ("GET", "/v1/projects/alpha-app/users/a%00b", None, ""),
+    ("GET", "/v1/projects/alpha-app/buckets/files/objects?prefix=a%00", None, ""),
+    ("GET", "/v1/projects/alpha-app/buckets/files/objects?cursor=%00", None, ""),
+    ("POST", "/v1/projects/alpha-app/buckets/files/objects/a.txt:sign", b'{"expiresIn\\u0000": 1}', "application/json"),
+    ("POST", "/v1/projects/alpha-app/buckets/files/objects",
+     b'--b\r\nContent-Disposition: form-data; name="path"\r\n\r\na.txt\r\n'
+     b'--b\r\nContent-Disposition: form-data; name="owner"\r\n\r\nu\x00\r\n'
+     b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n',
+     "multipart/form-data; boundary=b"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type"), NUL_INPUTS)
+def test_a_nul_character_in_any_input_is_400(secret_api: Any, method: str, path: str, body: bytes | None, content_type: str) -> None:
+    """No database column can hold U+0000 (PostgreSQL refuses it): every input that could
+    carry one (JSON strings and keys, query and path parameters, form fields) is refused
+    up front, in both modes alike."""
+    assert secret_api.post("/v1/projects/alpha-app/buckets", {"name": "files"}).status == 201
+    kwargs: dict[str, Any] = {} if body is None else {"raw": body, "content_type": content_type}
+    error = assert_error(secret_api.request(method, path, **kwargs), 400, "invalid_argument")
+    assert "NUL" in error["message"], error
+    assert secret_api.get("/v1/projects/alpha-app/users").body["users"] == []
+    assert secret_api.get("/v1/projects/alpha-app/buckets/files/objects").body["objects"] == []

@@ -111,6 +111,8 @@ class Route:
     secret_only: bool = False
     read_only: bool = False  # a POST that only reads (a query) runs on the read pool
     fast: dict[str, FastHandler] = field(default_factory=dict)
+    # Per method: OpenAPI "parameters", "requestBody", "responses" and "errors" (statuses).
+    openapi: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def is_write(self, method: str) -> bool:
         return not self.read_only and method not in SAFE_METHODS
@@ -409,7 +411,10 @@ _OPERATION_NAMES = {"GET": "get", "POST": "post", "PUT": "put", "PATCH": "patch"
 
 
 def openapi_paths(routes: list[Route]) -> dict[str, Any]:
-    """Edge routes described for the OpenAPI document (merged by a drf-spectacular hook)."""
+    """Edge routes described for the OpenAPI document (merged by a drf-spectacular hook):
+    each route's ``openapi`` gives its bodies, responses and extra parameters."""
+    from baas.api.schema import operation_tag, raw_errors
+
     paths: dict[str, Any] = {}
     for route in routes:
         path = "/" + re.sub(r"<(\w+)>", r"{\1}", route.pattern)
@@ -419,20 +424,18 @@ def openapi_paths(routes: list[Route]) -> dict[str, Any]:
         ]
         operations: dict[str, Any] = {}
         for method, handler in route.handlers.items():
+            spec = route.openapi.get(method, {})
             doc = (handler.__doc__ or route.summary).strip().splitlines()[0]
             operation: dict[str, Any] = {
                 "operationId": handler.__name__,
                 "summary": doc,
-                "parameters": parameters,
-                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "tags": [operation_tag(path)],
+                "parameters": parameters + spec.get("parameters", []),
+                "responses": {**spec["responses"], **raw_errors(401, 429, *spec.get("errors", ()))},
                 "security": [{"ApiKey": []}],
             }
-            if method in ("POST", "PUT", "PATCH"):
-                operation["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
-            if method in ("POST", "PUT"):  # a create answers 201
-                operation["responses"]["201"] = {"description": "Created", "content": {"application/json": {"schema": {"type": "object"}}}}
-            if method == "DELETE":
-                operation["responses"] = {"204": {"description": "Deleted"}}
+            if "requestBody" in spec:
+                operation["requestBody"] = spec["requestBody"]
             operations[_OPERATION_NAMES[method]] = operation
         paths[path] = operations
     return paths

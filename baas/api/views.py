@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from baas.api.authentication import authenticate_project_request, client_ip
 from baas.api.context import RequestContext
 from baas.api.errors import PermissionDenied, ResourceExhausted
-from baas.api.parsers import read_limited
+from baas.api.parsers import nul_check, read_limited
 from baas.api.ratelimit import Limit, rate_limit_hits
 from baas.metrics import rate_limited
 
@@ -52,6 +52,11 @@ class ApiView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        for name, value in kwargs.items():
+            if isinstance(value, str):
+                nul_check(value, name)
+        for name, value in request.query_params.items():
+            nul_check(value, name)
         self.authenticate_and_limit(request, **kwargs)
         _buffer_chunked_body(request)
 

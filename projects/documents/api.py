@@ -10,6 +10,7 @@ from baas.api.context import RequestContext
 from baas.api.edge import EdgeRequest, EdgeResponse, Route
 from baas.api.errors import InvalidArgument
 from projects.documents import selectors, services
+from projects.documents.schemas import OPERATIONS
 from projects.documents.query import parse_query
 from projects.documents.services import WriteResult
 from projects.documents.validation import parse_field_path
@@ -171,11 +172,23 @@ ROUTES = [
         "v1/projects/<project_id>/collections/<collection>/documents",
         {"POST": document_create},
         fast={"POST": document_create_on_loop},
+        openapi={"POST": OPERATIONS["document_create"]},
     ),
     Route(
         "v1/projects/<project_id>/collections/<collection>/documents/<doc_id>",
         {"GET": document_get, "PUT": document_set, "PATCH": document_update, "DELETE": document_delete},
+        openapi={
+            "GET": OPERATIONS["document_get"],
+            "PUT": OPERATIONS["document_set"],
+            "PATCH": OPERATIONS["document_update"],
+            "DELETE": OPERATIONS["document_delete"],
+        },
     ),
-    Route("v1/projects/<project_id>/collections/<collection>/query", {"POST": documents_query}, read_only=True),
-    Route("v1/projects/<project_id>/batch", {"POST": batch_write}),
+    Route(
+        "v1/projects/<project_id>/collections/<collection>/query",
+        {"POST": documents_query},
+        read_only=True,
+        openapi={"POST": OPERATIONS["documents_query"]},
+    ),
+    Route("v1/projects/<project_id>/batch", {"POST": batch_write}, openapi={"POST": OPERATIONS["batch_write"]}),
 ]

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
+from baas.api.schema import json_body, responses
 from baas.api.views import ProjectApiView
 from projects.documents import config as collection_configs
+from projects.documents import schemas as s
 from projects.documents import services
-
-OBJECT = OpenApiTypes.OBJECT
 
 
 class CollectionsView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="List collections", operation_id="collections_list")
+    @extend_schema(
+        responses=responses({200: s.COLLECTION_LIST}, 403),
+        summary="List collections",
+        operation_id="collections_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         rows = collection_configs.collections_list(ctx=self.ctx_of(request))
         return Response({"collections": [collection_configs.collection_json(row) for row in rows]})
@@ -28,12 +31,21 @@ class CollectionsView(ProjectApiView):
 class CollectionView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="Get a collection's config", operation_id="collection_get")
+    @extend_schema(
+        responses=responses({200: s.COLLECTION}, 400, 403, 404),
+        summary="Get a collection's config",
+        operation_id="collection_get",
+    )
     def get(self, request: Request, project_id: str, collection: str) -> Response:
         row = collection_configs.collection_get(ctx=self.ctx_of(request), name=collection)
         return Response(collection_configs.collection_json(row))
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Set a collection's schema, rules and indexes", operation_id="collection_set")
+    @extend_schema(
+        request=json_body(s.COLLECTION_CONFIG),
+        responses=responses({200: s.COLLECTION}, 400, 403, 415),
+        summary="Set a collection's schema, rules and indexes",
+        operation_id="collection_set",
+    )
     def put(self, request: Request, project_id: str, collection: str) -> Response:
         data = body_object(request)
         unknown = set(data) - {"schema", "rules", "indexes"}
@@ -46,7 +58,11 @@ class CollectionView(ProjectApiView):
         row = collection_configs.collection_get(ctx=ctx, name=collection)
         return Response(collection_configs.collection_json(row))
 
-    @extend_schema(responses={204: None}, summary="Delete a collection and its documents", operation_id="collection_delete")
+    @extend_schema(
+        responses=responses({204: None}, 400, 403),
+        summary="Delete a collection and its documents",
+        operation_id="collection_delete",
+    )
     def delete(self, request: Request, project_id: str, collection: str) -> Response:
         services.collection_delete(ctx=self.ctx_of(request), name=collection)
         return Response(status=204)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
+from baas.api.schema import json_body, responses
 from baas.api.views import ProjectApiView
+from projects.push import schemas as s
 from projects.push import selectors, services
-
-OBJECT = OpenApiTypes.OBJECT
 
 
 def fields_of(request: Request, allowed: set[str]) -> dict[str, Any]:
@@ -36,11 +35,20 @@ def _limit(request: Request) -> int:
 class CredentialsView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="Whether FCM credentials are set, and their public facts", operation_id="push_credentials_get")
+    @extend_schema(
+        responses=responses({200: s.CREDENTIALS}, 403),
+        summary="Whether FCM credentials are set, and their public facts",
+        operation_id="push_credentials_get",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response(selectors.push_credentials_get(ctx=self.ctx_of(request)))
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Upload the FCM service account JSON (write-only)", operation_id="push_credentials_set")
+    @extend_schema(
+        request=json_body(s.CREDENTIALS_SET),
+        responses=responses({200: s.CREDENTIALS}, 400, 403, 415),
+        summary="Upload the FCM service account JSON (write-only)",
+        operation_id="push_credentials_set",
+    )
     def put(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"serviceAccount"})
         if "serviceAccount" not in data:
@@ -48,19 +56,33 @@ class CredentialsView(ProjectApiView):
         row = services.push_credentials_set(ctx=self.ctx_of(request), service_account=data["serviceAccount"])
         return Response(selectors.credentials_json(row))
 
-    @extend_schema(responses={204: None}, summary="Remove the FCM credentials (dry-run mode)", operation_id="push_credentials_delete")
+    @extend_schema(
+        responses=responses({204: None}, 403),
+        summary="Remove the FCM credentials (dry-run mode)",
+        operation_id="push_credentials_delete",
+    )
     def delete(self, request: Request, project_id: str) -> Response:
         services.push_credentials_delete(ctx=self.ctx_of(request))
         return Response(status=204)
 
 
 class DevicesView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="Devices of the signed-in user, or of ?uid= with a secret key", operation_id="push_devices_list")
+    @extend_schema(
+        responses=responses({200: s.DEVICE_LIST}, 400, 403),
+        parameters=s.DEVICES_PARAMETERS,
+        summary="Devices of the signed-in user, or of ?uid= with a secret key",
+        operation_id="push_devices_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         devices = selectors.devices_list(ctx=self.ctx_of(request), uid=request.query_params.get("uid"), limit=_limit(request))
         return Response({"devices": devices})
 
-    @extend_schema(request=OBJECT, responses={200: OBJECT, 201: OBJECT}, summary="Register or refresh a device token", operation_id="push_devices_register")
+    @extend_schema(
+        request=json_body(s.DEVICE_REGISTER),
+        responses=responses({200: s.DEVICE, 201: s.DEVICE}, 400, 403, 415),
+        summary="Register or refresh a device token",
+        operation_id="push_devices_register",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"token", "platform", "appVersion", "uid"})
         device, created = services.device_register(
@@ -74,23 +96,40 @@ class DevicesView(ProjectApiView):
 
 
 class DeviceView(ProjectApiView):
-    @extend_schema(responses=OBJECT, summary="A device", operation_id="push_device_get")
+    @extend_schema(
+        responses=responses({200: s.DEVICE}, 400, 403, 404),
+        summary="A device",
+        operation_id="push_device_get",
+    )
     def get(self, request: Request, project_id: str, token: str) -> Response:
         return Response(selectors.device_json(services.device_access(ctx=self.ctx_of(request), token=token)))
 
-    @extend_schema(responses={204: None}, summary="Delete a device token", operation_id="push_device_delete")
+    @extend_schema(
+        responses=responses({204: None}, 400, 403, 404),
+        summary="Delete a device token",
+        operation_id="push_device_delete",
+    )
     def delete(self, request: Request, project_id: str, token: str) -> Response:
         services.device_delete(ctx=self.ctx_of(request), token=token)
         return Response(status=204)
 
 
 class DeviceTopicView(ProjectApiView):
-    @extend_schema(request=None, responses=OBJECT, summary="Subscribe a device to a topic", operation_id="push_topic_subscribe")
+    @extend_schema(
+        request=None,
+        responses=responses({200: s.DEVICE}, 400, 403, 404),
+        summary="Subscribe a device to a topic",
+        operation_id="push_topic_subscribe",
+    )
     def put(self, request: Request, project_id: str, token: str, topic: str) -> Response:
         device = services.device_topic_subscribe(ctx=self.ctx_of(request), token=token, topic=topic)
         return Response(selectors.device_json(device))
 
-    @extend_schema(responses=OBJECT, summary="Unsubscribe a device from a topic", operation_id="push_topic_unsubscribe")
+    @extend_schema(
+        responses=responses({200: s.DEVICE}, 400, 403, 404),
+        summary="Unsubscribe a device from a topic",
+        operation_id="push_topic_unsubscribe",
+    )
     def delete(self, request: Request, project_id: str, token: str, topic: str) -> Response:
         device = services.device_topic_unsubscribe(ctx=self.ctx_of(request), token=token, topic=topic)
         return Response(selectors.device_json(device))
@@ -99,11 +138,21 @@ class DeviceTopicView(ProjectApiView):
 class MessagesView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="The latest messages, newest first (?limit=)", operation_id="push_messages_list")
+    @extend_schema(
+        responses=responses({200: s.MESSAGE_LIST}, 400, 403),
+        parameters=[s.LIMIT],
+        summary="The latest messages, newest first (?limit=)",
+        operation_id="push_messages_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response({"messages": selectors.messages_list(ctx=self.ctx_of(request), limit=_limit(request))})
 
-    @extend_schema(request=OBJECT, responses={202: OBJECT}, summary="Send a push message (202; delivery runs in the background)", operation_id="push_messages_send")
+    @extend_schema(
+        request=json_body(s.MESSAGE_SEND),
+        responses=responses({202: s.MESSAGE}, 400, 403, 413, 415),
+        summary="Send a push message (202; delivery runs in the background)",
+        operation_id="push_messages_send",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, {"target", "notification", "data", "android", "apns", "webpush", "sendAt"})
         if "target" not in data:
@@ -124,7 +173,11 @@ class MessagesView(ProjectApiView):
 class MessageView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="A message's status and counts", operation_id="push_message_get")
+    @extend_schema(
+        responses=responses({200: s.MESSAGE}, 403, 404),
+        summary="A message's status and counts",
+        operation_id="push_message_get",
+    )
     def get(self, request: Request, project_id: str, message_id: str) -> Response:
         return Response(selectors.message_json(selectors.message_access(ctx=self.ctx_of(request), message_id=message_id)))
 
@@ -132,7 +185,12 @@ class MessageView(ProjectApiView):
 class MessageDeliveriesView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="Per-token results of a message (?cursor=, ?limit=)", operation_id="push_message_deliveries")
+    @extend_schema(
+        responses=responses({200: s.DELIVERY_LIST}, 400, 403, 404),
+        parameters=s.DELIVERIES_PARAMETERS,
+        summary="Per-token results of a message (?cursor=, ?limit=)",
+        operation_id="push_message_deliveries",
+    )
     def get(self, request: Request, project_id: str, message_id: str) -> Response:
         cursor = request.query_params.get("cursor") or "0"
         if not cursor.isdigit() or len(cursor) > 18:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from baas.api.edge import EdgeRequest, EdgeResponse, Route
+from projects.documents.schemas import OPERATIONS
 from projects.rules.services import rules_test
 
 
@@ -12,4 +13,5 @@ def rules_test_view(request: EdgeRequest) -> EdgeResponse:
     return EdgeResponse(200, rules_test(ctx=request.ctx, body=request.json_object()))
 
 
-ROUTES = [Route("v1/projects/<project_id>/rules:test", {"POST": rules_test_view}, secret_only=True, read_only=True)]
+ROUTES = [Route("v1/projects/<project_id>/rules:test", {"POST": rules_test_view}, secret_only=True, read_only=True,
+                openapi={"POST": OPERATIONS["rules_test_view"]})]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object
+from baas.api.schema import json_body, responses
 from baas.api.views import ProjectApiView
+from projects.webhooks import schemas as s
 from projects.webhooks import selectors, services
 from projects.webhooks.models import DeliveryStatus
 
-OBJECT = OpenApiTypes.OBJECT
 FIELDS = {"url", "events", "collections", "description", "enabled"}
 
 
@@ -30,11 +30,20 @@ def fields_of(request: Request, allowed: set[str]) -> dict[str, Any]:
 class EndpointsView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="List webhook endpoints", operation_id="webhooks_list")
+    @extend_schema(
+        responses=responses({200: s.ENDPOINT_LIST}, 403),
+        summary="List webhook endpoints",
+        operation_id="webhooks_list",
+    )
     def get(self, request: Request, project_id: str) -> Response:
         return Response({"webhooks": selectors.endpoints_list(ctx=self.ctx_of(request))})
 
-    @extend_schema(request=OBJECT, responses={201: OBJECT}, summary="Create a webhook endpoint (the secret is shown once)", operation_id="webhooks_create")
+    @extend_schema(
+        request=json_body(s.ENDPOINT_CREATE),
+        responses=responses({201: s.ENDPOINT_CREATED}, 400, 403, 415),
+        summary="Create a webhook endpoint (the secret is shown once)",
+        operation_id="webhooks_create",
+    )
     def post(self, request: Request, project_id: str) -> Response:
         data = fields_of(request, FIELDS)
         endpoint, secret = services.endpoint_create(
@@ -47,17 +56,30 @@ class EndpointsView(ProjectApiView):
 class EndpointView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="A webhook endpoint", operation_id="webhook_get")
+    @extend_schema(
+        responses=responses({200: s.ENDPOINT}, 403, 404),
+        summary="A webhook endpoint",
+        operation_id="webhook_get",
+    )
     def get(self, request: Request, project_id: str, endpoint_id: str) -> Response:
         return Response(selectors.endpoint_json(services.endpoint_access(ctx=self.ctx_of(request), endpoint_id=endpoint_id)))
 
-    @extend_schema(request=OBJECT, responses=OBJECT, summary="Change a webhook endpoint", operation_id="webhook_update")
+    @extend_schema(
+        request=json_body(s.ENDPOINT_UPDATE),
+        responses=responses({200: s.ENDPOINT}, 400, 403, 404, 415),
+        summary="Change a webhook endpoint",
+        operation_id="webhook_update",
+    )
     def patch(self, request: Request, project_id: str, endpoint_id: str) -> Response:
         changes = fields_of(request, FIELDS)
         endpoint = services.endpoint_update(ctx=self.ctx_of(request), endpoint_id=endpoint_id, changes=changes)
         return Response(selectors.endpoint_json(endpoint))
 
-    @extend_schema(responses={204: None}, summary="Delete a webhook endpoint", operation_id="webhook_delete")
+    @extend_schema(
+        responses=responses({204: None}, 403, 404),
+        summary="Delete a webhook endpoint",
+        operation_id="webhook_delete",
+    )
     def delete(self, request: Request, project_id: str, endpoint_id: str) -> Response:
         services.endpoint_delete(ctx=self.ctx_of(request), endpoint_id=endpoint_id)
         return Response(status=204)
@@ -66,7 +88,12 @@ class EndpointView(ProjectApiView):
 class EndpointSecretRotateView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(request=None, responses=OBJECT, summary="Replace the signing secret (shown once)", operation_id="webhook_secret_rotate")
+    @extend_schema(
+        request=None,
+        responses=responses({200: s.SECRET}, 403, 404),
+        summary="Replace the signing secret (shown once)",
+        operation_id="webhook_secret_rotate",
+    )
     def post(self, request: Request, project_id: str, endpoint_id: str) -> Response:
         secret = services.endpoint_secret_rotate(ctx=self.ctx_of(request), endpoint_id=endpoint_id)
         return Response({"secret": secret}, headers={"Cache-Control": "no-store"})
@@ -75,7 +102,12 @@ class EndpointSecretRotateView(ProjectApiView):
 class DeliveriesView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(responses=OBJECT, summary="Delivery log of an endpoint (?status=, ?limit=)", operation_id="webhook_deliveries")
+    @extend_schema(
+        responses=responses({200: s.DELIVERY_LIST}, 400, 403, 404),
+        parameters=s.DELIVERIES_PARAMETERS,
+        summary="Delivery log of an endpoint (?status=, ?limit=)",
+        operation_id="webhook_deliveries",
+    )
     def get(self, request: Request, project_id: str, endpoint_id: str) -> Response:
         status = request.query_params.get("status") or None
         if status is not None and status not in DeliveryStatus.values:
@@ -90,7 +122,12 @@ class DeliveriesView(ProjectApiView):
 class RedeliverView(ProjectApiView):
     secret_only = True
 
-    @extend_schema(request=None, responses={202: OBJECT}, summary="Send a delivery again", operation_id="webhook_redeliver")
+    @extend_schema(
+        request=None,
+        responses=responses({202: s.DELIVERY}, 403, 404, 412),
+        summary="Send a delivery again",
+        operation_id="webhook_redeliver",
+    )
     def post(self, request: Request, project_id: str, endpoint_id: str, delivery_id: str) -> Response:
         delivery = services.delivery_redeliver(ctx=self.ctx_of(request), endpoint_id=endpoint_id, delivery_id=delivery_id)
         return Response(selectors.delivery_json(delivery), status=202)
