@@ -8,7 +8,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object, path_int
 from baas.api.views import ProjectApiView
 from functions import selectors, services
@@ -53,21 +52,6 @@ class FunctionView(ProjectApiView):
     def delete(self, request: Request, project_id: str, name: str) -> Response:
         services.function_delete(ctx=self.ctx_of(request), name=name)
         return Response(status=204)
-
-
-class FunctionCallView(ProjectApiView):
-    @extend_schema(
-        request=OBJECT, responses=OBJECT, operation_id="function_call",
-        summary="Call a function with an http trigger",
-        description="Body {\"data\": any}. Answers {\"result\"}; 422 function_error when the function raised; "
-        "504 deadline_exceeded past its timeout.",
-    )
-    def post(self, request: Request, project_id: str, name: str) -> Response:
-        body = body_object(request)
-        if set(body) - {"data"}:
-            raise InvalidArgument("The body is {\"data\": ...}.", details={"field": sorted(set(body) - {"data"})[0]})
-        result = services.function_call(ctx=self.ctx_of(request), name=name, data=body.get("data"))
-        return Response({"result": result})
 
 
 class VersionsView(ProjectApiView):

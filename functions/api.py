@@ -1,0 +1,24 @@
+"""Calling a function, on the HTTP edge: a call is on the hot path of apps, and Django's
+request cycle would add milliseconds to every one."""
+
+from __future__ import annotations
+
+from baas.api.edge import EdgeRequest, EdgeResponse, Route
+from baas.api.errors import InvalidArgument
+from functions import services
+
+
+def function_call(request: EdgeRequest) -> EdgeResponse:
+    """Call a function with an http trigger: body {"data": any}, answer {"result"}; 422
+    function_error when the function raised, 504 deadline_exceeded past its timeout."""
+    assert request.ctx is not None
+    body = request.json_object()
+    unknown = sorted(set(body) - {"data"})
+    if unknown:
+        raise InvalidArgument("The body is {\"data\": ...}.", details={"field": unknown[0]})
+    result = services.function_call(ctx=request.ctx, name=request.params["name"], data=body.get("data"))
+    return EdgeResponse(200, {"result": result})
+
+
+# A call holds its thread until the function answers: it waits on a pool of its own.
+ROUTES = [Route("v1/projects/<project_id>/functions/<name>:call", {"POST": function_call}, waits=True)]
