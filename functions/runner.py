@@ -165,6 +165,10 @@ def _finish(execution: Execution, **fields: Any) -> None:
                 "error": fields.get("error"),
             },
         )
+    if execution.trigger == "http":  # committed: wake the caller
+        from functions.outcomes import outcome_publish
+
+        outcome_publish(execution.id, execution_json(execution, with_logs=False))
 
 
 def execution_run(execution_id: str) -> dict[str, Any] | None:

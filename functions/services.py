@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 
 from baas.api.context import RequestContext
 from baas.api.errors import FailedPrecondition, InvalidArgument, NotFound, PayloadTooLarge, PermissionDenied
@@ -314,8 +314,16 @@ def _enqueue_on_commit(execution_ids: list[str]) -> None:
 def execution_create_for_call(*, ctx: RequestContext, name: str, data: Any) -> Execution:
     """Record a call of ``name``; the caller queues it and waits for the result
     (``function_call``)."""
-    function = function_access(ctx=ctx, name=name)
-    version = version_access(function=function, version=function.active_version)
+    # The active version in one query, without its source; a miss says which part is missing.
+    version = (
+        FunctionVersion.objects.for_project(ctx.project_id)
+        .filter(function__name=name, version=F("function__active_version"))
+        .only("version", "triggers", "timeout_seconds")
+        .first()
+    )
+    if version is None:
+        function = function_access(ctx=ctx, name=name)
+        version = version_access(function=function, version=function.active_version)
     if not trigger_rules.is_callable(version.triggers):
         raise FailedPrecondition(f"Function {name!r} has no http trigger.")
     now = datetime.now(timezone.utc)
@@ -489,23 +497,17 @@ def function_call(*, ctx: RequestContext, name: str, data: Any) -> Any:
     Past the function's timeout the answer is 504 (the execution ends as ``timeout``);
     an exception in user code is 422 ``function_error`` with its message.
     """
-    from celery.exceptions import TimeoutError as ResultTimeout
-
     from baas.api.errors import DeadlineExceeded, FunctionError
-    from functions.tasks import call_run_task
+    from functions.outcomes import outcome_waiter
+    from functions.tasks import execution_run_task
 
     execution = execution_create_for_call(ctx=ctx, name=name, data=data)
     assert execution.deadline is not None
-    waiting = call_run_task.apply_async((execution.id,))
-    try:
+    with outcome_waiter(execution.id) as wait:
+        execution_run_task.apply_async((execution.id,))
         budget = (execution.deadline - datetime.now(timezone.utc)).total_seconds() + 1.0
-        # An embedded worker in this process marks every thread as "inside a task"; a request is not.
-        outcome = waiting.get(timeout=max(budget, 0.1), interval=0.005, propagate=False, disable_sync_subtasks=False)
-    except ResultTimeout:
-        outcome = None
-    finally:
-        waiting.forget()
-    if outcome is None or not isinstance(outcome, dict):
+        outcome = wait(max(budget, 0.1))
+    if outcome is None:
         row = Execution.objects.for_project(ctx.project_id).filter(id=execution.id).first()
         if row is None or row.status not in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
             raise DeadlineExceeded(

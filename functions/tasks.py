@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
 
 from functions import runner, services
@@ -14,10 +12,11 @@ def execution_run_task(execution_id: str) -> None:
     runner.execution_run(execution_id)
 
 
-@shared_task(name="functions.call_run")
-def call_run_task(execution_id: str) -> dict[str, Any] | None:
-    """A call: the result goes back to the waiting request through the result backend."""
-    return runner.execution_run(execution_id)
+@shared_task(name="functions.call_run", ignore_result=True)
+def call_run_task(execution_id: str) -> None:
+    """Calls queued by an earlier release; a call now queues ``execution_run`` and its
+    outcome reaches the caller through functions/outcomes.py."""
+    runner.execution_run(execution_id)
 
 
 @shared_task(name="functions.tick", ignore_result=True)
