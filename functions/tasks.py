@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from functions import runner, services
@@ -12,10 +14,16 @@ def execution_run_task(execution_id: str) -> None:
     runner.execution_run(execution_id)
 
 
+@shared_task(name="functions.call", ignore_result=True)
+def call_task(call: dict[str, Any]) -> None:
+    """A call (``services.call_prepare``): recorded and run here; its outcome reaches the
+    waiting request through functions/outcomes.py."""
+    runner.call_run(call)
+
+
 @shared_task(name="functions.call_run", ignore_result=True)
 def call_run_task(execution_id: str) -> None:
-    """Calls queued by an earlier release; a call now queues ``execution_run`` and its
-    outcome reaches the caller through functions/outcomes.py."""
+    """Calls queued (as rows) by an earlier release."""
     runner.execution_run(execution_id)
 
 
