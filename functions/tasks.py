@@ -1,4 +1,5 @@
-"""Celery tasks of cloud functions. They take ids and call the runner or a service."""
+"""Celery tasks of cloud functions. They take ids (a call: its description, since it has
+no row yet) and call the runner or a service."""
 
 from __future__ import annotations
 
