@@ -9,8 +9,10 @@ from functions import services
 
 
 def function_call(request: EdgeRequest) -> EdgeResponse:
-    """Call a function with an http trigger: body {"data": any}, answer {"result"}; 422
-    function_error when the function raised, 504 deadline_exceeded past its timeout."""
+    """Call a function with an http trigger and wait for its result.
+
+    Body {"data": any}, answer {"result"}; 422 function_error when the function raised,
+    504 deadline_exceeded past its timeout, 412 when it has no http trigger."""
     assert request.ctx is not None
     body = request.json_object()
     unknown = sorted(set(body) - {"data"})
