@@ -370,6 +370,8 @@ BAAS_WEBHOOKS_STALE_SECONDS = env_int("BAAS_WEBHOOKS_STALE_SECONDS", 300)  # a c
 BAAS_EDGE_THREAD_SENSITIVE = env_bool("BAAS_EDGE_THREAD_SENSITIVE", False)
 BAAS_EDGE_THREADS = env_int("BAAS_EDGE_THREADS", 2)
 BAAS_EDGE_WRITE_THREADS = env_int("BAAS_EDGE_WRITE_THREADS", 16)
+# Function calls in flight per process (each holds a thread until its function answers).
+BAAS_EDGE_WAITING_THREADS = env_int("BAAS_EDGE_WAITING_THREADS", 32)
 # Serve plain creates on the event loop (async psycopg) when their checks hit caches.
 BAAS_EDGE_FAST_PATHS = env_bool("BAAS_EDGE_FAST_PATHS", True)
 

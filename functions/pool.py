@@ -3,8 +3,8 @@
 A runtime process is a Python interpreter already running ``functions/runtime/baas_runtime.py``
 with the SDK loaded and privileges dropped, waiting on its control socket for the one job
 it will ever run. ``runtime_take`` hands out a warm one when the pool has it (a few
-milliseconds to the first line of user code) and starts one otherwise; a background
-thread keeps each pool topped up to ``BAAS_FUNCTIONS_POOL_SIZE``.
+milliseconds to the first line of user code) and starts one otherwise; background
+threads keep each pool topped up to ``BAAS_FUNCTIONS_POOL_SIZE``.
 
 Pools belong to one OS process: a fork gets empty pools of its own (the warm processes
 and their sockets stay with the parent), and a pool starts only when first used.
@@ -56,6 +56,7 @@ START_TIMEOUT_SECONDS = 15.0
 FOLDER_PREFIX = "baas-fn-"
 # A warm job takes a few milliseconds: starting its replacement right away would slow it down.
 REFILL_PAUSE_SECONDS = 0.02
+REFILL_THREADS = 2
 # Inside a bwrap sandbox everything sits at fixed paths, whatever the host's layout.
 SANDBOX_RUNTIME_DIR = "/sandbox/runtime"
 SANDBOX_CODE_DIR = "/sandbox/code"
@@ -601,9 +602,9 @@ def mode_reset() -> None:
 
 
 class Pool:
-    """Warm runtime processes of one kind (mode, network), topped up by one thread.
+    """Warm runtime processes of one kind (mode, network), topped up by up to two threads.
 
-    The refill thread lives as long as the pool: bwrap's --die-with-parent and the
+    The refill threads live as long as the pool: bwrap's --die-with-parent and the
     parent-death signal fire when the *thread* that started a process exits.
     """
 
@@ -616,8 +617,14 @@ class Pool:
         self.stopped = False
         self.last_take = 0.0
         self.waiting = 0  # callers waiting for a process being started
-        self.thread = threading.Thread(target=self._refill, name=f"functions-pool-{mode}", daemon=True)
-        self.thread.start()
+        # Two starters when the pool holds two or more: back-to-back calls drain it faster
+        # than one interpreter start at a time refills it, and the machine has cores to spare.
+        self.threads = [
+            threading.Thread(target=self._refill, name=f"functions-pool-{mode}-{n}", daemon=True)
+            for n in range(min(size, REFILL_THREADS))
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def take(self) -> RuntimeProcess | None:
         """A warm process; None when none is ready and none is starting for this caller.
@@ -704,8 +711,9 @@ class Pool:
             self.stopped = True
             ready, self.ready = list(self.ready), collections.deque()
             self.condition.notify_all()
-        if self.thread is not threading.current_thread():
-            self.thread.join(START_TIMEOUT_SECONDS + 5)
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join(START_TIMEOUT_SECONDS + 5)
         with self.condition:
             ready += list(self.ready)
             self.ready.clear()

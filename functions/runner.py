@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from functions.models import FINAL_STATUSES, Execution, ExecutionStatus, FunctionVersion
 from projects.usage import usage_record
@@ -165,6 +165,10 @@ def _finish(execution: Execution, **fields: Any) -> None:
                 "error": fields.get("error"),
             },
         )
+    if execution.trigger == "http":  # committed: wake the caller
+        from functions.outcomes import outcome_publish
+
+        outcome_publish(execution.id, execution_json(execution, with_logs=False))
 
 
 def execution_run(execution_id: str) -> dict[str, Any] | None:
@@ -188,6 +192,15 @@ def execution_run(execution_id: str) -> dict[str, Any] | None:
     version = _version_of(execution)
     if not _claim(execution, version):
         return None
+    return _run_claimed(execution, version)
+
+
+def _run_claimed(execution: Execution, version: FunctionVersion | None) -> dict[str, Any]:
+    """Run an execution this process has claimed, record the outcome (or schedule the
+    retry), and answer its JSON."""
+    from functions.tasks import execution_run_task
+
+    execution_id = execution.id
     if version is None:
         _finish(execution, status=ExecutionStatus.FAILED, error={"type": "NotFound", "message": "The function was deleted."})
         return execution_json(execution)
@@ -219,6 +232,43 @@ def execution_run(execution_id: str) -> dict[str, Any] | None:
         )
     usage_record(execution.project_id, "function_runs")
     return execution_json(execution)
+
+
+def call_execution(call: dict[str, Any], **fields: Any) -> Execution:
+    """The (unsaved) execution row of a call described by ``services.call_prepare``."""
+    created = datetime.fromisoformat(call["createdAt"])
+    return Execution(
+        id=call["id"], project_id=call["projectId"], function_name=call["function"], version=call["version"],
+        trigger="http", event=call["event"], created_at=created, not_before=created,
+        deadline=datetime.fromisoformat(call["deadline"]), **fields,
+    )
+
+
+def call_run(call: dict[str, Any]) -> dict[str, Any] | None:
+    """Record a call's execution as it starts and run it; None when it is not run.
+
+    The insert is the claim: the id is the call's, so a duplicate message, or a late one
+    after its caller gave up and recorded the call as timed out, finds it taken. A call
+    needs no row before this: nobody retries it but its caller."""
+    now = _now()
+    execution = call_execution(call)
+    assert execution.deadline is not None
+    if execution.deadline < now:
+        Execution.objects.unscoped().bulk_create([call_execution(
+            call, status=ExecutionStatus.TIMEOUT, finished_at=now,
+            error={"type": "DeadlineExceeded", "message": "The call was not started before its caller gave up."},
+        )], ignore_conflicts=True)
+        return None
+    version = _version_of(execution)
+    timeout = version.timeout_seconds if version is not None else 0
+    execution.status, execution.attempt, execution.started_at = ExecutionStatus.RUNNING, 1, now
+    execution.lease_until = now + timedelta(seconds=timeout + settings.BAAS_FUNCTIONS_LEASE_GRACE_SECONDS)
+    try:
+        with _commit_fast(execution):
+            execution.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return _run_claimed(execution, version)
 
 
 def _sandbox_run(execution: Execution, version: FunctionVersion) -> Any:

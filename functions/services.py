@@ -1,10 +1,13 @@
 """Deploying functions and recording their executions: the one write path behind the REST
 API, the CLI, the console and the event feed.
 
-Executions are rows first and Celery tasks second: a row is written (in the caller's
-transaction) before its task is enqueued on commit, and the sweep requeues any row whose
-task was lost, so every recorded execution runs at least once. A task only runs an
-execution it moves from ``queued`` to ``running`` itself, so a duplicate task is harmless.
+Event executions are rows first and Celery tasks second: a row is written (in the
+caller's transaction) before its task is enqueued on commit, and the sweep requeues any
+row whose task was lost, so every recorded execution runs at least once. A task only runs
+an execution it moves from ``queued`` to ``running`` itself, so a duplicate task is
+harmless. A call is the other way round: its caller waits and is the one to retry, so the
+worker records it as it starts it (the insert is the claim) and the request writes
+nothing; a call that never started is recorded as timed out by its caller.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
 
 from baas.api.context import RequestContext
 from baas.api.errors import FailedPrecondition, InvalidArgument, NotFound, PayloadTooLarge, PermissionDenied
@@ -311,11 +314,19 @@ def _enqueue_on_commit(execution_ids: list[str]) -> None:
     transaction.on_commit(send, robust=True)
 
 
-def execution_create_for_call(*, ctx: RequestContext, name: str, data: Any) -> Execution:
-    """Record a call of ``name``; the caller queues it and waits for the result
-    (``function_call``)."""
-    function = function_access(ctx=ctx, name=name)
-    version = version_access(function=function, version=function.active_version)
+def call_prepare(*, ctx: RequestContext, name: str, data: Any) -> dict[str, Any]:
+    """Check a call of ``name`` and describe its execution for the worker, which records
+    it as it starts it (``runner.call_run``): the request itself writes nothing."""
+    # The active version in one query, without its source; a miss says which part is missing.
+    version = (
+        FunctionVersion.objects.for_project(ctx.project_id)
+        .filter(function__name=name, version=F("function__active_version"))
+        .only("version", "triggers", "timeout_seconds")
+        .first()
+    )
+    if version is None:
+        function = function_access(ctx=ctx, name=name)
+        version = version_access(function=function, version=function.active_version)
     if not trigger_rules.is_callable(version.triggers):
         raise FailedPrecondition(f"Function {name!r} has no http trigger.")
     now = datetime.now(timezone.utc)
@@ -328,15 +339,15 @@ def execution_create_for_call(*, ctx: RequestContext, name: str, data: Any) -> E
         "data": data,
         "auth": ctx.auth,
     }
-    with transaction.atomic():
-        if connection.vendor == "postgresql":  # see runner._commit_fast: a call's record need not wait for the disk
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        execution = Execution.objects.for_project(ctx.project_id).create(
-            id=event["id"], project_id=ctx.project_id, function_name=name, version=version.version, trigger="http",
-            event=event, created_at=now, not_before=now, deadline=now + timedelta(seconds=version.timeout_seconds + 1),
-        )
-    return execution
+    return {
+        "id": event["id"],
+        "projectId": ctx.project_id,
+        "function": name,
+        "version": version.version,
+        "event": event,
+        "createdAt": now.isoformat(),
+        "deadline": (now + timedelta(seconds=version.timeout_seconds + 1)).isoformat(),
+    }
 
 
 TRIGGER_OF_SOURCE = {"document": "document", "auth": "auth", "storage": "storage"}
@@ -489,37 +500,37 @@ def function_call(*, ctx: RequestContext, name: str, data: Any) -> Any:
     Past the function's timeout the answer is 504 (the execution ends as ``timeout``);
     an exception in user code is 422 ``function_error`` with its message.
     """
-    from celery.exceptions import TimeoutError as ResultTimeout
-
     from baas.api.errors import DeadlineExceeded, FunctionError
-    from functions.tasks import call_run_task
+    from functions.outcomes import outcome_waiter
+    from functions.runner import call_execution, execution_json
+    from functions.tasks import call_task
 
-    execution = execution_create_for_call(ctx=ctx, name=name, data=data)
-    assert execution.deadline is not None
-    waiting = call_run_task.apply_async((execution.id,))
-    try:
-        budget = (execution.deadline - datetime.now(timezone.utc)).total_seconds() + 1.0
-        # An embedded worker in this process marks every thread as "inside a task"; a request is not.
-        outcome = waiting.get(timeout=max(budget, 0.1), interval=0.005, propagate=False, disable_sync_subtasks=False)
-    except ResultTimeout:
-        outcome = None
-    finally:
-        waiting.forget()
-    if outcome is None or not isinstance(outcome, dict):
-        row = Execution.objects.for_project(ctx.project_id).filter(id=execution.id).first()
+    call = call_prepare(ctx=ctx, name=name, data=data)
+    execution_id = call["id"]
+    with outcome_waiter(execution_id) as wait:
+        call_task.apply_async((call,))
+        budget = (datetime.fromisoformat(call["deadline"]) - datetime.now(timezone.utc)).total_seconds() + 1.0
+        outcome = wait(max(budget, 0.1))
+    if outcome is None:
+        row = Execution.objects.for_project(ctx.project_id).filter(id=execution_id).first()
+        if row is None:
+            # Never started (a lost message, a backlog): recorded as such, and a late
+            # worker finds the id taken and leaves it.
+            Execution.objects.for_project(ctx.project_id).bulk_create([call_execution(
+                call, status=ExecutionStatus.TIMEOUT, finished_at=datetime.now(timezone.utc),
+                error={"type": "DeadlineExceeded", "message": "The call was not started before its caller gave up."},
+            )], ignore_conflicts=True)
         if row is None or row.status not in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
             raise DeadlineExceeded(
-                f"Function {name!r} did not finish within its timeout.", details={"executionId": execution.id}
+                f"Function {name!r} did not finish within its timeout.", details={"executionId": execution_id}
             )
-        from functions.runner import execution_json
-
         outcome = execution_json(row, with_logs=False)
     if outcome["status"] == ExecutionStatus.SUCCEEDED:
         return outcome["result"]
     error = outcome.get("error") or {}
     if outcome["status"] == ExecutionStatus.TIMEOUT:
-        raise DeadlineExceeded(f"Function {name!r} ran past its timeout.", details={"executionId": execution.id})
+        raise DeadlineExceeded(f"Function {name!r} ran past its timeout.", details={"executionId": execution_id})
     raise FunctionError(
         str(error.get("message") or "The function raised an error."),
-        details={"executionId": execution.id, "type": error.get("type")},
+        details={"executionId": execution_id, "type": error.get("type")},
     )

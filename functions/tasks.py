@@ -1,4 +1,5 @@
-"""Celery tasks of cloud functions. They take ids and call the runner or a service."""
+"""Celery tasks of cloud functions. They take ids (a call: its description, since it has
+no row yet) and call the runner or a service."""
 
 from __future__ import annotations
 
@@ -14,10 +15,17 @@ def execution_run_task(execution_id: str) -> None:
     runner.execution_run(execution_id)
 
 
-@shared_task(name="functions.call_run")
-def call_run_task(execution_id: str) -> dict[str, Any] | None:
-    """A call: the result goes back to the waiting request through the result backend."""
-    return runner.execution_run(execution_id)
+@shared_task(name="functions.call", ignore_result=True)
+def call_task(call: dict[str, Any]) -> None:
+    """A call (``services.call_prepare``): recorded and run here; its outcome reaches the
+    waiting request through functions/outcomes.py."""
+    runner.call_run(call)
+
+
+@shared_task(name="functions.call_run", ignore_result=True)
+def call_run_task(execution_id: str) -> None:
+    """Calls queued (as rows) by an earlier release."""
+    runner.execution_run(execution_id)
 
 
 @shared_task(name="functions.tick", ignore_result=True)

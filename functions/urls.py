@@ -1,5 +1,6 @@
 """Under ``/v1/projects/<project_id>/``. The ``:verb`` routes come first: a function name
-cannot hold ':'."""
+cannot hold ':'. Calls (``functions/<name>:call``) are served by the HTTP edge
+(functions/api.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from functions import views
 urlpatterns = [
     path("functions", views.FunctionsView.as_view(), name="functions"),
     path("functions:discover", views.FunctionsDiscoverView.as_view(), name="functions-discover"),
-    path("functions/<str:name>:call", views.FunctionCallView.as_view(), name="function-call"),
     path("functions/<str:name>", views.FunctionView.as_view(), name="function"),
     path("functions/<str:name>/versions", views.VersionsView.as_view(), name="function-versions"),
     path("functions/<str:name>/versions/<str:version>", views.VersionView.as_view(), name="function-version"),

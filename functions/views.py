@@ -7,7 +7,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from baas.api.errors import InvalidArgument
 from baas.api.inputs import body_object, path_int
 from baas.api.schema import json_body, responses
 from baas.api.views import ProjectApiView
@@ -70,23 +69,6 @@ class FunctionView(ProjectApiView):
     def delete(self, request: Request, project_id: str, name: str) -> Response:
         services.function_delete(ctx=self.ctx_of(request), name=name)
         return Response(status=204)
-
-
-class FunctionCallView(ProjectApiView):
-    @extend_schema(
-        request=json_body(s.CALL),
-        responses=responses({200: s.CALL_RESULT}, 400, 403, 404, 413, 415, 422, 504),
-        operation_id="function_call",
-        summary="Call a function with an http trigger",
-        description="Body {\"data\": any}. Answers {\"result\"}; 422 function_error when the function raised; "
-        "504 deadline_exceeded past its timeout.",
-    )
-    def post(self, request: Request, project_id: str, name: str) -> Response:
-        body = body_object(request)
-        if set(body) - {"data"}:
-            raise InvalidArgument("The body is {\"data\": ...}.", details={"field": sorted(set(body) - {"data"})[0]})
-        result = services.function_call(ctx=self.ctx_of(request), name=name, data=body.get("data"))
-        return Response({"result": result})
 
 
 class VersionsView(ProjectApiView):

@@ -110,6 +110,7 @@ class Route:
     summary: str = ""
     secret_only: bool = False
     read_only: bool = False  # a POST that only reads (a query) runs on the read pool
+    waits: bool = False  # its handler mostly waits (a function call): the waiting pool
     fast: dict[str, FastHandler] = field(default_factory=dict)
     # Per method: OpenAPI "parameters", "requestBody", "responses" and "errors" (statuses).
     openapi: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -258,13 +259,17 @@ class EdgeApp:
         # raise throughput a little and tail latency a lot (GIL contention); throughput
         # comes from processes. Writes mostly wait for the WAL flush at commit: many in
         # flight let PostgreSQL flush many commits at once (group commit).
+        # A third holds requests that wait on other processes (function calls), so slow
+        # functions cannot take the writers' threads.
         if settings.BAAS_EDGE_THREAD_SENSITIVE:
-            self.run_read = self.run_write = sync_to_async(_run, thread_sensitive=True)
+            self.run_read = self.run_write = self.run_waiting = sync_to_async(_run, thread_sensitive=True)
         else:
             readers = ThreadPoolExecutor(max_workers=settings.BAAS_EDGE_THREADS, thread_name_prefix="edge-read")
             writers = ThreadPoolExecutor(max_workers=settings.BAAS_EDGE_WRITE_THREADS, thread_name_prefix="edge-write")
+            waiters = ThreadPoolExecutor(max_workers=settings.BAAS_EDGE_WAITING_THREADS, thread_name_prefix="edge-wait")
             self.run_read = sync_to_async(_run, thread_sensitive=False, executor=readers)
             self.run_write = sync_to_async(_run, thread_sensitive=False, executor=writers)
+            self.run_waiting = sync_to_async(_run, thread_sensitive=False, executor=waiters)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -305,7 +310,10 @@ class EdgeApp:
         fast = route.fast.get(request.method) if settings.BAAS_EDGE_FAST_PATHS else None
         response = await dispatch_fast(route, request, fast) if fast is not None else None
         if response is None:
-            run = self.run_write if route.is_write(request.method) else self.run_read
+            if route.waits:
+                run = self.run_waiting
+            else:
+                run = self.run_write if route.is_write(request.method) else self.run_read
             response = await run(route, request)
         await _send(send, response, request_id, headers.get("accept-encoding", ""), extra)
         usage_request(params.get("project_id", ""), response.status)

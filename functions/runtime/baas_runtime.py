@@ -24,6 +24,7 @@ sys.path.insert(0, RUNTIME_DIR)
 import ctypes  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
+import mmap  # noqa: E402
 import resource  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -45,7 +46,9 @@ CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 FRAMEWORK_FILES = ("<frozen importlib", RUNTIME_DIR + os.sep, os.path.dirname(importlib.__file__) + os.sep)
-# Freed before a MemoryError is reported, so the report itself has room to be written.
+# Address space freed before a MemoryError is reported (RLIMIT_AS is the memory limit), so
+# the report itself has room to be written. An anonymous mapping that is never touched
+# costs no page faults and no resident memory; a bytearray would zero 4 MiB per job.
 RESERVE_BYTES = 4 * 1024 * 1024
 
 
@@ -207,7 +210,7 @@ def _flush() -> None:
 def run(job: dict[str, Any], channel: Channel, code_dir: str) -> dict[str, Any]:
     module_name, _, attribute = str(job["entrypoint"]).partition(":")
     context = job.get("context") or {}
-    reserve = [bytearray(RESERVE_BYTES)]  # held while user code runs, released to report a MemoryError
+    reserve = mmap.mmap(-1, RESERVE_BYTES)  # held while user code runs, released to report a MemoryError
     try:
         module = importlib.import_module(module_name)
         handler = getattr(module, attribute)
@@ -223,10 +226,10 @@ def run(job: dict[str, Any], channel: Channel, code_dir: str) -> dict[str, Any]:
         )
         value = handler(Event(job.get("event") or {}), ctx)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the function's failures too
-        reserve.clear()
+        reserve.close()
         gc.collect()
         return {"type": "result", "status": "failed", "error": _error(exc, code_dir)}
-    reserve.clear()
+    reserve.close()
     return {"type": "result", "status": "succeeded", "result": value}
 
 

@@ -142,3 +142,34 @@ def test_a_function_without_an_http_trigger_cannot_be_called(
     assert response.status == 412 and response.error_code == "failed_precondition"
     assert _call(public_api, "echo", 1).error_code == "not_found"
     assert public_api.post(f"{BASE}/onlyevents:call", {"data": 1, "extra": 2}).error_code == "invalid_argument"
+
+
+def test_a_call_runs_once_however_often_its_message_is_delivered(project: Any, deploy: Callable[..., Any]) -> None:
+    from functions import runner, services
+
+    deploy("writes", WRITES)
+    call = services.call_prepare(ctx=RequestContext(project_id="alpha-app", key_kind="publishable"), name="writes", data=3)
+    first = runner.call_run(call)
+    assert first is not None and first["status"] == "succeeded" and first["result"]["data"] == {"by": "function", "n": 3}
+    assert runner.call_run(call) is None  # a redelivered message finds the execution taken
+    executions = Execution.objects.for_project("alpha-app").filter(function_name="writes")
+    assert [(e.id, e.status, e.attempt, e.trigger) for e in executions] == [(call["id"], "succeeded", 1, "http")]
+    audit = document_get(ctx=RequestContext(project_id="alpha-app", key_kind="secret"), collection="audit", doc_id="a1")
+    assert audit.version == 1
+
+
+def test_a_call_delivered_after_its_caller_gave_up_is_recorded_and_not_run(project: Any, deploy: Callable[..., Any]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from baas.api.errors import NotFound
+    from functions import runner, services
+
+    deploy("writes", WRITES)
+    call = services.call_prepare(ctx=RequestContext(project_id="alpha-app", key_kind="publishable"), name="writes", data=4)
+    call["deadline"] = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+    assert runner.call_run(call) is None
+    execution = Execution.objects.for_project("alpha-app").get(id=call["id"])
+    assert execution.status == "timeout" and execution.started_at is None
+    assert execution.error == {"type": "DeadlineExceeded", "message": "The call was not started before its caller gave up."}
+    with pytest.raises(NotFound):  # the function never ran
+        document_get(ctx=RequestContext(project_id="alpha-app", key_kind="secret"), collection="audit", doc_id="a1")
